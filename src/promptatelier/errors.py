@@ -1,0 +1,63 @@
+"""One small hierarchy of errors. Every message says what went wrong and how to fix it."""
+
+from __future__ import annotations
+
+__all__ = [
+    "AtelierError",
+    "ConfigError",
+    "MissingKeyError",
+    "UnknownModelError",
+    "BackendError",
+    "ModelUnavailableError",
+    "UnsupportedFeatureError",
+    "SpecError",
+    "SubmissionError",
+]
+
+
+class AtelierError(Exception):
+    """Base of every error the kit raises on purpose.
+
+    `problem` says what went wrong, `fix` how to put it right; str() joins them so that a
+    traceback, a CLI message and a widget all show the same two sentences.
+    """
+
+    def __init__(self, problem: str, fix: str = "") -> None:
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{problem}\n  Fix: {fix}" if fix else problem)
+
+
+class ConfigError(AtelierError):
+    """The course configuration (atelier.toml, environment, .env) is wrong."""
+
+
+class MissingKeyError(ConfigError):
+    """A hosted backend was chosen but no API key is available for it."""
+
+
+class UnknownModelError(ConfigError):
+    """A model string names no registered backend or is malformed."""
+
+
+class BackendError(AtelierError):
+    """A backend failed to produce a completion for a reason that is not an outage."""
+
+
+class ModelUnavailableError(BackendError):
+    """The model could not be reached (server down, timeouts, rate limits after all retries).
+
+    Grading treats this as 'not graded yet', never as a score of 0.
+    """
+
+
+class UnsupportedFeatureError(BackendError):
+    """The backend cannot do what the request asks (structured output, logprobs...)."""
+
+
+class SpecError(AtelierError):
+    """An instructor's exercise spec is broken: fails loudly."""
+
+
+class SubmissionError(AtelierError):
+    """A learner's submission is unusable: scores 0 with this explanation."""
