@@ -1,0 +1,403 @@
+"""Compare: several prompts (or one prompt on several models) over a set of cases, side by
+side, with a rubric score per cell and the winner per case when an exercise or criteria say
+what a good answer is. Exportable as a pandas DataFrame."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import ipywidgets as w
+
+from ..config import settings
+from ..errors import AtelierError
+from ..models import ChatRequest, Completion, complete_many, get_backend
+from ._common import AtelierWidget, button, error_html, error_text, esc
+from .playground import model_options
+
+__all__ = ["Compare", "Cell", "fill_template"]
+
+_PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
+
+# A criterion given directly: (output, case variables) -> a number in [0, 1], a bool, or a Score
+Scorer = Callable[[str, dict[str, Any]], Any]
+
+
+def fill_template(template: str, values: dict[str, Any]) -> str:
+    """Fill `{name}` placeholders (the grading engine's rule: `{{x}}` and JSON braces stay)."""
+    return _PLACEHOLDER.sub(lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0), template)
+
+
+def placeholders(template: str) -> list[str]:
+    return list(dict.fromkeys(_PLACEHOLDER.findall(template)))
+
+
+@dataclass
+class Cell:
+    """One prompt on one model for one case: the output, its score and what it cost."""
+
+    case: int
+    column: int
+    prompt: Any
+    model: str
+    completion: Completion | None = None
+    error: BaseException | None = None
+    score: float | None = None
+    explanations: tuple[str, ...] = ()
+
+    @property
+    def output(self) -> str:
+        return self.completion.text if self.completion is not None else ""
+
+
+class Compare(AtelierWidget):
+    """Prompts × models as columns, cases as rows."""
+
+    def __init__(
+        self,
+        prompts: Any,
+        models: str | Sequence[str] | None = None,
+        cases: Sequence[dict[str, Any]] | None = None,
+        *,
+        exercise: str | None = None,
+        criteria: Sequence[dict[str, Any] | Scorer] | None = None,
+        system: str = "",
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        seed: int = 0,
+        lang: str | None = None,
+    ) -> None:
+        super().__init__(lang=lang)
+        self.spec = None
+        if exercise is not None:
+            from ..grading.spec import load_spec
+
+            self.spec = load_spec(exercise)
+        prompt_list = list(prompts) if isinstance(prompts, (list, tuple)) else [prompts]
+        model_list = [models] if isinstance(models, str) else list(models or [settings().model])
+        self.criteria = list(criteria or [])
+        self.system = system
+        spec_model = self.spec.model if self.spec is not None else None
+        self.temperature = temperature if temperature is not None else (spec_model.temperature if spec_model else 0.0)
+        self.max_tokens = max_tokens if max_tokens is not None else (spec_model.max_tokens if spec_model else 256)
+        self.seed = seed
+        self.cases: list[dict[str, Any]] = self._cases(cases)
+        self.cells: list[Cell] = []
+        self.error: BaseException | None = None
+
+        self.prompt_fields = [self._prompt_field(p, i) for i, p in enumerate(prompt_list)]
+        options = model_options()
+        options += [m for m in model_list if m not in options]
+        self.models = w.SelectMultiple(options=options, value=tuple(model_list), description=self.tr("models"),
+                                       rows=min(4, len(options)))
+        self.run_button = button(self.tr("run"), "primary", "play")
+        self.stop_button = button(self.tr("stop"), "warning", "stop", disabled=True)
+        self.progress = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="40%", visibility="hidden"))
+        self.status = w.HTML()
+        self.table = w.HTML()
+        self.table.add_class("atelier-compare")
+        self.run_button.on_click(lambda _: self.run())
+        self.stop_button.on_click(lambda _: self.stop())
+        self.children = [
+            *self.prompt_fields,
+            self.models,
+            w.HBox([self.run_button, self.stop_button, self.progress]),
+            self.status,
+            self.table,
+        ]
+
+    # --- set-up -------------------------------------------------------------------------------
+    def _prompt_field(self, prompt: Any, i: int) -> w.Textarea:
+        if not isinstance(prompt, str):
+            import json
+
+            prompt = json.dumps(prompt, ensure_ascii=False, indent=1)
+        return w.Textarea(value=prompt, description=self.tr("prompt_n", n=i + 1),
+                          layout=w.Layout(width="100%", height="5em"))
+
+    def _cases(self, cases: Sequence[dict[str, Any]] | None) -> list[dict[str, Any]]:
+        if cases is not None:
+            return [dict(c) for c in cases]
+        if self.spec is not None:
+            return [{**c.vars, **({"expected": c.expected} if c.has_expected else {})} for c in self.spec.cases]
+        return [{}]
+
+    @property
+    def prompts(self) -> list[Any]:
+        """The prompts as the fields hold them now (JSON text back to dicts/lists)."""
+        out = []
+        for field in self.prompt_fields:
+            text = field.value
+            if text.lstrip().startswith(("{", "[")) and self.spec is not None and self.spec.kind != "template":
+                import json
+
+                try:
+                    out.append(json.loads(text))
+                    continue
+                except ValueError:
+                    pass
+            out.append(text)
+        return out
+
+    @property
+    def columns(self) -> list[tuple[int, str]]:
+        """(prompt index, model) for each column."""
+        return [(p, m) for p in range(len(self.prompt_fields)) for m in self.models.value]
+
+    def column_label(self, column: int) -> str:
+        p, m = self.columns[column]
+        if len(self.prompt_fields) == 1:
+            return m
+        return self.tr("prompt_n", n=p + 1) if len(self.models.value) == 1 else f"{self.tr('prompt_n', n=p + 1)} · {m}"
+
+    def _request(self, prompt: Any, case: dict[str, Any]) -> ChatRequest:
+        if self.spec is not None:
+            from ..grading.spec import Case
+            from ..grading.submission import normalise, render_request
+
+            variables = {k: str(v) for k, v in case.items() if k != "expected"}
+            request = render_request(self.spec, normalise(self.spec, prompt), Case("compare", variables, case.get("expected")))
+            return request.with_(temperature=self.temperature, max_tokens=self.max_tokens, seed=self.seed)
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise AtelierError(self.tr("empty_prompt"), self.tr("empty_prompt_fix"))
+        return ChatRequest.from_prompt(fill_template(prompt, case), system=self.system.strip() or None,
+                                       temperature=self.temperature, max_tokens=self.max_tokens, seed=self.seed)
+
+    def _plan(self) -> list[tuple[Cell, ChatRequest]]:
+        if not self.prompt_fields or not self.models.value:
+            raise AtelierError(self.tr("no_prompts"), self.tr("no_prompts_fix"))
+        if not self.cases:
+            raise AtelierError(self.tr("no_cases"), self.tr("no_cases_fix"))
+        plan = []
+        prompts = self.prompts
+        for column, (p, model) in enumerate(self.columns):
+            if isinstance(prompts[p], str) and self.spec is None:
+                for n, case in enumerate(self.cases):
+                    missing = [name for name in placeholders(prompts[p]) if name not in case]
+                    if missing:
+                        raise AtelierError(self.tr("missing_variable", name=missing[0], n=n + 1),
+                                           self.tr("missing_variable_fix", name=missing[0]))
+            for n, case in enumerate(self.cases):
+                plan.append((Cell(n, column, prompts[p], model), self._request(prompts[p], case)))
+        return plan
+
+    # --- running ------------------------------------------------------------------------------
+    def run(self) -> None:
+        """Run every prompt on every model for every case, in the background, then score."""
+        if self.running:
+            return
+        try:
+            plan = self._plan()
+        except AtelierError as exc:
+            self._fail(exc)
+            return
+        self.error = None
+        self.cells = [cell for cell, _ in plan]
+        self.progress.max, self.progress.value = len(plan), 0
+        self.progress.layout.visibility = "visible"
+        self.status.value = f"<i>{esc(self.tr('running_n', done=0, total=len(plan)))}</i>"
+
+        def work(stop: threading.Event) -> None:
+            by_model: dict[str, list[tuple[Cell, ChatRequest]]] = {}
+            for cell, request in plan:
+                by_model.setdefault(cell.model, []).append((cell, request))
+            done = 0
+            for model, items in by_model.items():
+                backend = get_backend(model)
+                chunk = max(1, min(backend.max_parallel or settings().concurrency, settings().concurrency))
+                for start in range(0, len(items), chunk):
+                    if stop.is_set():
+                        return
+                    part = items[start:start + chunk]
+                    results = complete_many([r for _, r in part], model=backend, progress=False, tag="compare")
+                    for (cell, _), result in zip(part, results, strict=True):
+                        if isinstance(result, Completion):
+                            cell.completion = result
+                            cell.score, cell.explanations = self.score(cell.output, self.cases[cell.case])
+                        else:
+                            cell.error = result
+                    done += len(part)
+                    if not stop.is_set():
+                        self.progress.value = done
+                        self.status.value = f"<i>{esc(self.tr('running_n', done=done, total=len(plan)))}</i>"
+                        self._render()
+
+        def finished(_result: Any, error: BaseException | None) -> None:
+            self.progress.layout.visibility = "hidden"
+            self.status.value = ""
+            if error is not None:
+                self._fail(error)
+            else:
+                self._render()
+
+        self._start(work, finished)
+
+    # --- scoring ------------------------------------------------------------------------------
+    @property
+    def scored(self) -> bool:
+        return bool(self.criteria) or self.spec is not None
+
+    def score(self, output: str, case: dict[str, Any]) -> tuple[float | None, tuple[str, ...]]:
+        """The weighted mean of the criteria that could score this output, with their reasons.
+
+        Judge criteria need a judge model and prompt criteria do not depend on the case, so a
+        compare table leaves them out; `check` and `grade` apply the whole rubric.
+        """
+        if not self.scored:
+            return None, ()
+        items = self._criteria_items()
+        total = weight_sum = 0.0
+        reasons = []
+        for weight, fn in items:
+            try:
+                value, why = _as_score(fn(output, case))
+            except Exception as exc:  # noqa: BLE001 - a criterion that cannot run leaves the cell unscored
+                value, why = None, f"{type(exc).__name__}: {exc}"
+            if why:
+                reasons.append(why)
+            if value is not None:
+                total += weight * value
+                weight_sum += weight
+        return (total / weight_sum if weight_sum else None), tuple(reasons)
+
+    def _criteria_items(self) -> list[tuple[float, Scorer]]:
+        items: list[tuple[float, Scorer]] = []
+        if self.spec is not None:
+            from ..grading.spec import Case
+
+            for cspec in self.spec.criteria:
+                crit = cspec.criterion
+                if crit.family != "output":
+                    continue
+                items.append((cspec.weight, lambda out, case, c=crit, a=cspec.args: c.fn(
+                    out, Case("compare", {k: str(v) for k, v in case.items() if k != "expected"}, case.get("expected")),
+                    self.spec, **a)))
+        for given in self.criteria:
+            if callable(given):
+                items.append((1.0, given))
+                continue
+            args = dict(given)
+            name, weight = args.pop("use"), float(args.pop("weight", 1.0))
+            from ..grading.criteria import get_criterion
+            from ..grading.spec import Case
+
+            crit = get_criterion(name)
+            items.append((weight, lambda out, case, c=crit, a=args: c.fn(
+                out, Case("compare", {k: str(v) for k, v in case.items() if k != "expected"}, case.get("expected")),
+                self.spec, **a)))
+        return items
+
+    def winners(self) -> list[list[int]]:
+        """For each case, the columns with the best score (empty when nothing was scored)."""
+        out: list[list[int]] = []
+        for n in range(len(self.cases)):
+            scores = {c.column: c.score for c in self.cells if c.case == n and c.score is not None}
+            best = max(scores.values(), default=None)
+            out.append(sorted(col for col, s in scores.items() if best is not None and s == best))
+        return out
+
+    # --- output -------------------------------------------------------------------------------
+    def to_dataframe(self):  # noqa: ANN201 - pandas is imported only here
+        """One row per case × column: case, prompt, model, output, score, tokens, latency, cost, winner."""
+        import pandas as pd
+
+        winners = self.winners()
+        rows = []
+        for cell in self.cells:
+            c = cell.completion
+            rows.append({
+                "case": cell.case + 1,
+                **{f"var:{k}": v for k, v in self.cases[cell.case].items()},
+                "column": self.column_label(cell.column),
+                "prompt": self.columns[cell.column][0] + 1,
+                "model": cell.model,
+                "output": cell.output,
+                "score": cell.score,
+                "winner": cell.column in winners[cell.case],
+                "input_tokens": c.usage.input_tokens if c else None,
+                "output_tokens": c.usage.output_tokens if c else None,
+                "latency_s": c.latency_s if c else None,
+                "cost_usd": c.cost_usd if c else None,
+                "cached": c.cached if c else None,
+                "error": error_text(cell.error, self.lang) if cell.error else None,
+            })
+        return pd.DataFrame(rows)
+
+    def _fail(self, error: BaseException) -> None:
+        self.error = error
+        self.table.value = error_html(error, self.lang)
+
+    def _render(self) -> None:
+        if not self.cells:
+            return
+        winners = self.winners()
+        ncols = max(c.column for c in self.cells) + 1
+        grid = {(c.case, c.column): c for c in self.cells}
+        head = "".join(f"<th style='padding:4px'>{esc(self.column_label(i))}</th>" for i in range(ncols))
+        win_head = f"<th>{esc(self.tr('winner'))}</th>" if self.scored else ""
+        rows = []
+        for n, case in enumerate(self.cases):
+            vars_html = "<br>".join(f"<b>{esc(k)}</b>: {esc(str(v)[:120])}" for k, v in case.items())
+            tds = []
+            for col in range(ncols):
+                cell = grid.get((n, col))
+                win = self.scored and col in winners[n]
+                style = "vertical-align:top;padding:4px;border:1px solid #ddd" + (";background:#e7f7e7" if win else "")
+                if cell is None:
+                    tds.append(f"<td style='{style}'></td>")
+                elif cell.error is not None:
+                    tds.append(f"<td style='{style}'>{error_html(cell.error, self.lang)}</td>")
+                else:
+                    score = "" if cell.score is None else f"<div><b>{esc(self.tr('score'))}: {cell.score:.2f}</b></div>"
+                    title = esc(" · ".join(cell.explanations))
+                    tds.append(f"<td style='{style}' title='{title}'><div style='white-space:pre-wrap'>"
+                               f"{esc(cell.output)}</div>{score}</td>")
+            win_td = ""
+            if self.scored:
+                names = [self.column_label(i) for i in winners[n]]
+                label = (names[0] if len(names) == 1 else f"{self.tr('tie')}: {', '.join(names)}") if names else "—"
+                win_td = f"<td style='vertical-align:top;padding:4px'>{esc(label)}</td>"
+            rows.append(f"<tr><td style='vertical-align:top;padding:4px;border:1px solid #ddd'>"
+                        f"<b>{esc(self.tr('case_n', n=n + 1))}</b><br>{vars_html}</td>{''.join(tds)}{win_td}</tr>")
+        self.table.value = (f"<table style='border-collapse:collapse'><tr><th>{esc(self.tr('case'))}</th>{head}"
+                            f"{win_head}</tr>{''.join(rows)}</table>")
+
+    def _set_busy(self, busy: bool) -> None:
+        self.run_button.disabled = busy
+        self.stop_button.disabled = not busy
+
+    def _on_stopped(self) -> None:
+        self.progress.layout.visibility = "hidden"
+        self.status.value = f"<i>{esc(self.tr('stopped'))}</i>"
+        self._render()
+
+    def text(self) -> str:
+        lines = [f"Compare: {len(self.prompt_fields)} prompt(s) × {len(self.models.value)} model(s) × {len(self.cases)} case(s)"]
+        if self.error is not None:
+            lines.append(error_text(self.error, self.lang))
+        winners = self.winners() if self.cells else []
+        for cell in sorted(self.cells, key=lambda c: (c.case, c.column)):
+            score = "" if cell.score is None else f" [{self.tr('score')} {cell.score:.2f}]"
+            body = error_text(cell.error, self.lang).replace("\n", " ") if cell.error else cell.output
+            lines.append(f"{self.tr('case_n', n=cell.case + 1)} · {self.column_label(cell.column)}{score}: {body}")
+        for n, cols in enumerate(winners):
+            if cols:
+                lines.append(f"{self.tr('winner')} {self.tr('case_n', n=n + 1)}: "
+                             + ", ".join(self.column_label(c) for c in cols))
+        return "\n".join(lines)
+
+
+def _as_score(value: Any) -> tuple[float | None, str]:
+    """A criterion's result as (value in [0, 1] or None, explanation)."""
+    if hasattr(value, "value") and hasattr(value, "explanation"):
+        return value.value, value.explanation
+    if value is None:
+        return None, ""
+    if isinstance(value, bool):
+        return (1.0 if value else 0.0), ""
+    return max(0.0, min(1.0, float(value))), ""
+
+
