@@ -211,6 +211,8 @@ async def _complete_all(
         except AtelierError as exc:
             results[index] = exc
             results.failures += 1
+            # the SDK backends note on their errors how many retries were spent before giving up
+            results.retries += getattr(exc, "retries", 0)
         except Exception as exc:  # a backend bug must not sink the other requests either
             results[index] = BackendError(
                 f"{backend.name} failed on request {index}: {type(exc).__name__}: {exc}",
