@@ -1,0 +1,70 @@
+"""`atelier grade ASSIGNMENT`: trusted, parallel, resumable grading of a whole cohort."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "Grade a cohort's submissions (trusted: reads answers, never runs learner code) into nbgrader's gradebook."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("assignment", help="the nbgrader assignment name (a folder under submitted/<student>/)")
+    parser.add_argument("--course", default=None, help="the nbgrader course root (default: the current folder)")
+    parser.add_argument("--model", default=None, help="grading model (default: [models] grading in atelier.toml)")
+    parser.add_argument("--concurrency", type=int, default=None, help="model requests in flight at once")
+    parser.add_argument("--student", action="append", default=None, metavar="ID",
+                        help="grade only this student (repeatable)")
+    parser.add_argument("--force", action="store_true",
+                        help="re-evaluate finished work too (model calls still come from the response cache)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import ConfigError
+    from ..grading.cohort import grade_cohort
+
+    if args.concurrency is not None and args.concurrency < 1:
+        raise ConfigError(f"--concurrency {args.concurrency} is not a positive number.",
+                          "Give --concurrency a whole number of at least 1, e.g. --concurrency 16.")
+    outcome = grade_cohort(
+        args.assignment, course=args.course, model=args.model, concurrency=args.concurrency,
+        students=args.student, force=args.force, progress=not args.no_progress and sys.stderr.isatty(),
+    )
+    print(_summary(outcome))
+    if outcome.not_graded:
+        print(f"\n{len(outcome.not_graded)} answer(s) not graded: the model {outcome.model} was unavailable. "
+              "They are left for manual grading in the gradebook (no score). "
+              f"Run `atelier grade {args.assignment}` again when the model is back.", file=sys.stderr)
+        return 3
+    return 0
+
+
+def _summary(outcome: object) -> str:
+    from ..grading.cohort import CohortRun
+
+    assert isinstance(outcome, CohortRun)
+    totals: dict[str, list[float]] = {}
+    for r in outcome.results:
+        row = totals.setdefault(r.student, [0.0, 0.0, 0.0])
+        row[0] += r.points or 0.0
+        row[1] += r.max_points
+        row[2] += r.status == "not_graded"
+    width = max([len(s) for s in totals] + [7])
+    lines = [f"Graded {outcome.assignment!r} with {outcome.model}: {len(outcome.results)} answers "
+             f"({outcome.evaluated} evaluated, {outcome.reused} reused from the journal), "
+             f"{outcome.model_calls} model calls, {outcome.cache_hits} cache hits, {outcome.wall_s:.1f} s.",
+             "", f"{'student':<{width}}  score"]
+    for student, (got, top, missing) in totals.items():
+        note = f"  ({int(missing)} not graded)" if missing else ""
+        lines.append(f"{student:<{width}}  {got:g} / {top:g}{note}")
+    flagged = outcome.flagged
+    lines.append("")
+    if flagged:
+        lines.append(f"{len(flagged)} flag(s) for review:")
+        for r in flagged:
+            for flag in r.flags:
+                lines.append(f"  FLAG {r.student} {r.exercise_id}: {flag}")
+    else:
+        lines.append("No flags: every in-notebook grade agrees with the trusted grade.")
+    return "\n".join(lines)
