@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from promptatelier.models.mock import MockBackend
+from promptatelier.widgets import Compare
+
+CASES = [{"word": "hi"}, {"word": "yo"}]
+
+
+def go(c: Compare) -> Compare:
+    c.run_button.click()
+    assert c.wait(30)
+    return c
+
+
+def test_prompts_by_models_by_cases_with_scores_and_winners(mock: MockBackend) -> None:
+    c = go(Compare(["Say {word}", "SHOUT {word}"], models=["mock"], cases=CASES,
+                   criteria=[lambda out, case: out.startswith("SHOUT")]))
+    assert [row.messages[0].content for row in mock.calls] == ["Say hi", "Say yo", "SHOUT hi", "SHOUT yo"]
+    assert c.winners() == [[1], [1]]
+    assert "Winner" in c.table.value and "SHOUT hi" in c.table.value and "score: 1.00" in c.table.value
+    df = c.to_dataframe()
+    assert len(df) == 4
+    assert df.loc[df.winner, "output"].tolist() == ["SHOUT hi", "SHOUT yo"]
+    assert df["score"].tolist() == [0.0, 0.0, 1.0, 1.0]
+    assert set(df.columns) >= {"case", "var:word", "model", "output", "score", "winner", "input_tokens", "cost_usd"}
+
+
+def test_one_prompt_on_several_models_and_ties(mock: MockBackend) -> None:
+    c = go(Compare("tell {word}", models=["mock", "mock:upper"], cases=CASES,
+                   criteria=[lambda out, case: case["word"] in out.lower()]))
+    assert [c.column_label(i) for i in range(2)] == ["mock", "mock:upper"]
+    assert c.winners() == [[0, 1], [0, 1]]
+    assert "tie: mock, mock:upper" in c.table.value
+    assert "Case 1 · mock:upper [score 1.00]: TELL HI" in repr(c)
+
+
+def test_without_criteria_there_is_no_score_or_winner(mock: MockBackend) -> None:
+    c = go(Compare(["A {word}", "B {word}"], models="mock", cases=CASES))
+    assert c.winners() == [[], []] and "Winner" not in c.table.value
+    assert c.to_dataframe()["score"].isna().all()
+
+
+def test_weighted_criteria_and_registered_names(mock: MockBackend) -> None:
+    c = Compare("x", models="mock", criteria=[lambda o, c: 1.0, lambda o, c: None])
+    assert c.score("anything", {}) == (1.0, ())
+
+
+def test_missing_variable_is_explained_before_running(mock: MockBackend) -> None:
+    c = Compare("Say {wrod}", models="mock", cases=CASES)
+    c.run_button.click()
+    assert "The prompt uses {wrod}, but case 1 has no value for it." in c.table.value
+    assert mock.calls == []
+
+
+def test_a_failing_cell_does_not_sink_the_table(mock: MockBackend) -> None:
+    mock.script(replies=["fine", MockBackend.outage("Server down.")])
+    c = go(Compare("Say {word}", models="mock", cases=CASES, criteria=[lambda o, c: 1.0]))
+    assert "fine" in c.table.value and "Server down." in c.table.value
+    assert c.winners() == [[0], []]
+    assert "Server down." in c.to_dataframe().loc[1, "error"]
+
+
+def test_progress_and_stop_between_batches(mock: MockBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    from promptatelier.config import reload_settings
+
+    monkeypatch.setenv("ATELIER_CONCURRENCY", "1")
+    reload_settings()
+    release, started = threading.Event(), threading.Event()
+
+    def slow(request):  # noqa: ANN001, ANN202
+        started.set()
+        release.wait(10)
+        return "ok"
+
+    mock.script(slow)
+    c = Compare("Say {word}", models="mock", cases=[{"word": str(i)} for i in range(5)])
+    c.run_button.click()
+    assert started.wait(5)
+    assert c.progress.max == 5 and c.progress.layout.visibility == "visible"
+    c.stop_button.click()
+    release.set()
+    assert c.wait(10)
+    assert len(mock.calls) == 1  # the batches after the stop never ran
+    assert "Stopped" in c.status.value and not c.run_button.disabled
+
+
+def test_french_labels(mock: MockBackend) -> None:
+    c = go(Compare("dis {word}", models="mock", cases=CASES, lang="fr", criteria=[lambda o, c: 1]))
+    assert "Cas 1" in c.table.value and "Gagnant" in c.table.value and c.run_button.description == "Lancer"
