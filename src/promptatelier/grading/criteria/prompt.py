@@ -1,0 +1,148 @@
+"""Criteria on the prompt itself: placeholders, delimiters, examples, token budget, and no
+expected answer of a hidden case leaked into it."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from typing import Any
+
+from ..base import Score
+from . import criterion
+from ._util import normalise
+
+_OPENERS = ('"""', "'''", "```", "---", "###", "«", '"', "[", "(", "{")
+_CLOSERS = {'"""': '"""', "'''": "'''", "```": "```", "---": "---", "###": "###", "«": "»", '"': '"', "[": "]", "(": ")", "{": "}"}
+_TAG_OPEN = re.compile(r"<([A-Za-z][\w-]*)[^<>]*>\s*$")
+_KEY_LINE = re.compile(r"^\s*([^\W\d_][\w' -]{0,24}?)\s*:", re.UNICODE)
+_EXAMPLE_LINE = re.compile(r"^\s*(?:#+\s*)?(?:example|exemple|ex\.)\s*\d*\s*[:.)-]?", re.IGNORECASE)
+
+
+@criterion("placeholders", family="prompt", label=("Uses the right placeholders", "Utilise les bons champs"))
+def placeholders(submission: Any, spec: Any) -> Score:
+    """Every placeholder the exercise fills is used, and no unknown {name} is left."""
+    used = submission.placeholders()
+    missing = [p for p in spec.placeholders if p not in used]
+    unknown = [p for p in used if p not in spec.placeholders]
+    if not missing and not unknown:
+        return Score(1.0, f"uses {', '.join('{' + p + '}' for p in used) or 'no placeholder'}", f"utilise {', '.join('{' + p + '}' for p in used) or 'aucun champ'}")
+    problems_en, problems_fr = [], []
+    if missing:
+        problems_en.append(f"never uses {', '.join('{' + p + '}' for p in missing)}")
+        problems_fr.append(f"n'utilise jamais {', '.join('{' + p + '}' for p in missing)}")
+    if unknown:
+        problems_en.append(f"uses unknown {', '.join('{' + p + '}' for p in unknown)} (write {{{{ }}}} for literal braces)")
+        problems_fr.append(f"utilise des champs inconnus {', '.join('{' + p + '}' for p in unknown)}")
+    total = max(1, len(spec.placeholders) + len(unknown))
+    return Score(max(0.0, 1 - (len(missing) + len(unknown)) / total), "; ".join(problems_en), " ; ".join(problems_fr))
+
+
+def _delimited(text: str, start: int, end: int) -> bool:
+    before, after = text[:start].rstrip(" \t"), text[end:].lstrip(" \t")
+    tag = _TAG_OPEN.search(before.rstrip())
+    if tag and re.match(rf"\s*</{re.escape(tag.group(1))}\s*>", after):
+        return True
+    before_s, after_s = before.rstrip(), after.lstrip()
+    for opener in _OPENERS:
+        if before_s.endswith(opener) and after_s.startswith(_CLOSERS[opener]):
+            return True
+    return False
+
+
+@criterion("delimiters", family="prompt", label=("Fences the data with delimiters", "Encadre les données par des délimiteurs"))
+def delimiters(submission: Any, spec: Any, *, placeholders: list[str] | None = None) -> Score:
+    """Each data placeholder sits between delimiters (<tag>…</tag>, triple quotes, ```, ---,
+    ###, « », quotes or brackets); a plain prompt needs at least one delimited block."""
+    names = placeholders if placeholders is not None else list(spec.placeholders)
+    text = submission.full_text
+    if not names:
+        block = re.search(r"<([A-Za-z][\w-]*)[^<>]*>.+?</\1\s*>|\"\"\".+?\"\"\"|```.+?```|'''.+?'''", text, re.DOTALL)
+        return Score(1.0 if block else 0.0, "the data is delimited" if block else "no delimited block of data",
+                     "les données sont délimitées" if block else "aucun bloc de données délimité")
+    bare = []
+    for name in names:
+        spots = [m for m in re.finditer(r"(?<!\{)\{" + re.escape(name) + r"\}(?!\})", text)]
+        if not spots or not all(_delimited(text, m.start(), m.end()) for m in spots):
+            bare.append(name)
+    if bare:
+        return Score(1 - len(bare) / len(names), f"{{{bare[0]}}} is not between delimiters", f"{{{bare[0]}}} n'est pas entre délimiteurs")
+    return Score(1.0, "every placeholder is fenced by delimiters", "chaque champ est encadré par des délimiteurs")
+
+
+def count_examples(submission: Any) -> int:
+    """Few-shot examples: assistant turns in a message list, else the largest of <example> tags,
+    'Example N' lines, and repeats of a 'Key:' line (not counting the line with the data)."""
+    if submission.kind == "messages":
+        roles = [r for r, _ in submission.parts]
+        return roles.count("assistant")
+    text = submission.full_text
+    tags = len(re.findall(r"<(?:example|exemple)\b", text, re.IGNORECASE))
+    lines = text.splitlines()
+    numbered = sum(1 for line in lines if _EXAMPLE_LINE.match(line))
+    keys = Counter(
+        m.group(1).strip().lower() for line in lines if (m := _KEY_LINE.match(line)) and "{" not in line
+    )
+    repeats = max((n for n in keys.values() if n >= 2), default=0)
+    return max(tags, numbered, repeats)
+
+
+@criterion("examples", family="prompt", label=("Gives {min} or more examples", "Donne au moins {min} exemples"))
+def examples(submission: Any, spec: Any, *, min: int = 2, max: int | None = None) -> Score:  # noqa: A002
+    n = count_examples(submission)
+    ok = n >= min and (max is None or n <= max)
+    span = f"{min}–{max}" if max is not None else f"≥ {min}"
+    return Score(1.0 if ok else 0.0, f"{n} example(s) found, {span} wanted", f"{n} exemple(s) trouvé(s), {span} attendus")
+
+
+def estimate_tokens(text: str) -> int:
+    """About 4 characters per token (the usual rule of thumb for English and French BPE)."""
+    return math.ceil(len(text) / 4)
+
+
+@criterion("token_budget", family="prompt", label=("Stays within {max_tokens} tokens", "Tient en {max_tokens} jetons"))
+def token_budget(submission: Any, spec: Any, *, max_tokens: int) -> Score:
+    """The prompt (template, without the data) fits the budget, estimated at 4 characters per token."""
+    n = estimate_tokens(submission.full_text)
+    ok = n <= max_tokens
+    return Score(1.0 if ok else 0.0, f"about {n} tokens ({'within' if ok else 'over'} {max_tokens})",
+                 f"environ {n} jetons ({'dans' if ok else 'au-delà de'} {max_tokens})")
+
+
+def _answer_strings(expected: Any) -> list[str]:
+    if isinstance(expected, dict):
+        return [json.dumps(expected, ensure_ascii=False), *(s for v in expected.values() for s in _answer_strings(v))]
+    if isinstance(expected, list):
+        return [s for v in expected for s in _answer_strings(v)]
+    return [str(expected)]
+
+
+@criterion("no_answer_leak", family="prompt", gate=True,
+           label=("Keeps the hidden answers out of the prompt", "Ne recopie pas les réponses cachées"))
+def no_answer_leak(submission: Any, spec: Any, *, min_chars: int = 12, input_chars: int = 24) -> Score:
+    """No hidden case's expected answer (at least min_chars long, once normalised, and not also a
+    visible answer) and no hidden input (at least input_chars long) appears in the prompt."""
+    hidden = spec.hidden_cases()
+    if not hidden:
+        return Score(1.0, "no hidden case to leak", "aucun cas caché")
+    prompt = f" {normalise(submission.full_text)} "
+    public = {normalise(s) for c in spec.cases if c.has_expected for s in _answer_strings(c.expected)}
+    leaked_answers = leaked_inputs = 0
+    for case in hidden:
+        if case.has_expected:
+            for s in _answer_strings(case.expected):
+                n = normalise(s)
+                if len(n) >= min_chars and n not in public and f" {n} " in prompt:
+                    leaked_answers += 1
+                    break
+        for value in case.vars.values():
+            n = normalise(value)
+            if len(n) >= input_chars and n in prompt:
+                leaked_inputs += 1
+                break
+    if leaked_answers or leaked_inputs:
+        what = f"{leaked_answers} hidden answer(s) and {leaked_inputs} hidden input(s)"
+        return Score(0.0, f"the prompt contains {what}", f"le prompt contient {leaked_answers} réponse(s) et {leaked_inputs} entrée(s) cachées",
+                     flag=f"hidden cases copied into the prompt ({what})")
+    return Score(1.0, "no hidden answer in the prompt", "aucune réponse cachée dans le prompt")
