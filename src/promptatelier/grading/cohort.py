@@ -19,6 +19,7 @@ import json
 import os
 import sqlite3
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -65,7 +66,25 @@ class Answer:
         return self.problem is None
 
 
+def _first_non_literal(node: ast.AST) -> ast.AST:
+    """The innermost part of a container that is not a literal (what to name in the message)."""
+    children: list[ast.AST] = []
+    if isinstance(node, ast.Dict):
+        children = [k for k in node.keys if k is not None] + list(node.values)
+    elif isinstance(node, (ast.List, ast.Tuple)):
+        children = list(node.elts)
+    for child in children:
+        try:
+            ast.literal_eval(child)
+        except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+            return _first_non_literal(child)
+    return node
+
+
 def _describe(node: ast.AST) -> str:
+    inner = _first_non_literal(node)
+    if inner is not node:
+        return f"{'a dict' if isinstance(node, ast.Dict) else 'a list'} containing {_describe(inner)}"
     if isinstance(node, ast.JoinedStr):
         return "an f-string (its {...} parts would run code)"
     if isinstance(node, ast.Call):
@@ -800,7 +819,9 @@ class _GradebookWriter:
         results = list(results)
         if not results:
             return
-        with Gradebook(self.course.db_url, self.course.coursedir.course_id) as gb:
+        with warnings.catch_warnings(), Gradebook(self.course.db_url, self.course.coursedir.course_id) as gb:
+            # nbgrader's own add_submission trips SQLAlchemy autoflush warnings (autograde shows them too)
+            warnings.simplefilter("ignore")
             for student in sorted({r.student for r in results}):
                 self._submission(gb, student)
             for r in results:
