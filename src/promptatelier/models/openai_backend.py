@@ -9,12 +9,11 @@ server that rejects it (llama.cpp's, llama-cpp-python's) is asked once with the 
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from ..errors import UnknownModelError, UnsupportedFeatureError
-from ._hosted import HostedBackend, host_of
+from ._hosted import HostedBackend, host_of, retries_of
 from .base import ChatRequest, Completion, TokenLogprob, TopLogprob, Usage
 
 __all__ = ["OpenAIBackend", "OpenAICompatibleBackend"]
@@ -38,6 +37,25 @@ def _strict_ok(schema: Any) -> bool:
     return True
 
 
+def _response_class() -> type:
+    """The HTTP response class of the installed SDK (httpx2 in openai 3.x, httpx before)."""
+    try:
+        import httpx2
+
+        return httpx2.Response
+    except ImportError:  # pragma: no cover - openai 1.x / 2.x
+        import httpx
+
+        return httpx.Response
+
+
+def _json_of(answer: Any) -> Any:
+    try:
+        return answer.json()
+    except ValueError:
+        return None
+
+
 def _finish(reason: str | None) -> str:
     return "length" if reason == "length" else "stop"
 
@@ -58,7 +76,8 @@ class OpenAIBackend(HostedBackend):
             )
         super().__init__(name, model)
         self.base_url: str | None = None
-        # which structured-output form the server takes: "json_schema", then "json_object"
+        # which structured-output form the server takes: "json_schema" or "json_object" (the
+        # llama.cpp form), or "probe" until a compatible server has answered a structured request
         self._json_mode = "json_schema"
 
     def _make_client(self, key: str | None, asynchronous: bool, timeout: float, max_retries: int) -> Any:
@@ -98,14 +117,15 @@ class OpenAIBackend(HostedBackend):
             params["response_format"] = self._response_format(request.json_schema)
         return params
 
-    def _schema_rejected(self, exc: Exception, request: ChatRequest) -> bool:
-        """A 400/422 on a structured request the first time: worth one try in the other form."""
-        return (
-            request.json_schema is not None
-            and self._json_mode == "json_schema"
-            and isinstance(self, OpenAICompatibleBackend)
-            and getattr(exc, "status_code", None) in (400, 422)
-        )
+    def _probing(self, request: ChatRequest) -> bool:
+        """The first structured request to a compatible server finds out which form it takes."""
+        return request.json_schema is not None and self._json_mode == "probe"
+
+    def _schema_rejected(self, exc: Exception) -> bool:
+        # llama-cpp-python's server answers a request it cannot validate with a 500, others 400/422
+        status = getattr(exc, "status_code", None)
+        text = self._server_message(exc)
+        return status in (400, 422, 500) and ("response_format" in text or "json_schema" in text)
 
     def _unsupported_schema(self, exc: Exception) -> UnsupportedFeatureError:
         return UnsupportedFeatureError(
@@ -115,65 +135,85 @@ class OpenAIBackend(HostedBackend):
             "server), or ask for JSON in the prompt without json_schema.",
         )
 
-    def _call(self, client: Any, request: ChatRequest) -> tuple[Any, int]:
-        try:
-            raw = client.chat.completions.with_raw_response.create(**self._params(request))
-        except Exception as exc:
-            if not self._schema_rejected(exc, request):
-                raise
+    def _after_probe(self, exc: Exception) -> None:
+        """A probe failed: switch to the llama.cpp form if the schema was the problem."""
+        if self._schema_rejected(exc):
             self._json_mode = "json_object"
+
+    def _fallback_failed(self, exc: Exception, request: ChatRequest) -> Exception:
+        if request.json_schema is not None and self._json_mode == "json_object" and self._schema_rejected(exc):
+            self._json_mode = "probe"
+            return self._unsupported_schema(exc)
+        return exc
+
+    # The SDK's typed `chat.completions.create` spends about a third of the client's CPU time per
+    # request on transforming typed params and building pydantic models (profiled with
+    # bench/bench_many.py). Its documented `client.post` keeps everything that matters (auth,
+    # retries with Retry-After, status errors) and hands back the HTTP response, read here.
+    def _call(self, client: Any, request: ChatRequest) -> tuple[Any, int]:
+        extra = 0
+        if self._probing(request):
             try:
-                raw = client.chat.completions.with_raw_response.create(**self._params(request))
-            except Exception as again:
-                if getattr(again, "status_code", None) in (400, 422):
-                    self._json_mode = "json_schema"
-                    raise self._unsupported_schema(again) from None
-                raise
-        return raw.parse(), raw.retries_taken
+                answer = client.with_options(max_retries=0).post(
+                    "/chat/completions", body=self._params(request), cast_to=_response_class()
+                )
+            except Exception as exc:
+                self._after_probe(exc)
+                extra = 0 if self._json_mode == "json_object" else 1
+            else:
+                self._json_mode = "json_schema"
+                return _json_of(answer), retries_of(answer)
+        try:
+            answer = client.post("/chat/completions", body=self._params(request), cast_to=_response_class())
+        except Exception as exc:
+            raise self._fallback_failed(exc, request) from None
+        return _json_of(answer), retries_of(answer) + extra
 
     async def _acall(self, client: Any, request: ChatRequest) -> tuple[Any, int]:
-        try:
-            raw = await client.chat.completions.with_raw_response.create(**self._params(request))
-        except Exception as exc:
-            if not self._schema_rejected(exc, request):
-                raise
-            self._json_mode = "json_object"
+        extra = 0
+        if self._probing(request):
             try:
-                raw = await client.chat.completions.with_raw_response.create(**self._params(request))
-            except Exception as again:
-                if getattr(again, "status_code", None) in (400, 422):
-                    self._json_mode = "json_schema"
-                    raise self._unsupported_schema(again) from None
-                raise
-        parsed = raw.parse()
-        return (await parsed if inspect.isawaitable(parsed) else parsed), raw.retries_taken
+                answer = await client.with_options(max_retries=0).post(
+                    "/chat/completions", body=self._params(request), cast_to=_response_class()
+                )
+            except Exception as exc:
+                self._after_probe(exc)
+                extra = 0 if self._json_mode == "json_object" else 1
+            else:
+                self._json_mode = "json_schema"
+                return _json_of(answer), retries_of(answer)
+        try:
+            answer = await client.post("/chat/completions", body=self._params(request), cast_to=_response_class())
+        except Exception as exc:
+            raise self._fallback_failed(exc, request) from None
+        return _json_of(answer), retries_of(answer) + extra
 
     # --- reply --------------------------------------------------------------------------------
     def _to_completion(self, reply: Any, request: ChatRequest, latency_s: float, retries: int) -> Completion:
-        if not reply.choices:
-            raise self._translate(RuntimeError(f"{self.server} answered with no choices"))
-        choice = reply.choices[0]
-        message = choice.message
-        text = message.content or getattr(message, "refusal", None) or ""
-        usage = Usage()
-        if reply.usage is not None:
-            usage = Usage(reply.usage.prompt_tokens or 0, reply.usage.completion_tokens or 0)
+        choices = reply.get("choices") if isinstance(reply, dict) else None
+        if not choices:
+            raise self._translate(RuntimeError(f"{self.server} answered with no choices: {str(reply)[:200]}"))
+        choice = choices[0]
+        message = choice.get("message") or {}
+        text = message.get("content") or message.get("refusal") or ""
+        usage = reply.get("usage") or {}
         logprobs = None
-        if request.logprobs and choice.logprobs is not None and choice.logprobs.content is not None:
+        content = (choice.get("logprobs") or {}).get("content")
+        if request.logprobs and content is not None:
             logprobs = tuple(
                 TokenLogprob(
-                    t.token,
-                    float(t.logprob),
-                    tuple(TopLogprob(x.token, float(x.logprob)) for x in (t.top_logprobs or ())),
+                    t["token"],
+                    float(t["logprob"]),
+                    tuple(TopLogprob(x["token"], float(x["logprob"])) for x in (t.get("top_logprobs") or ())),
                 )
-                for t in choice.logprobs.content
+                for t in content
             )
         return Completion(
             text=text,
             model=self.name,
-            usage=usage,
+            usage=Usage(usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0),
             latency_s=latency_s,
-            finish_reason=_finish(choice.finish_reason),
+            finish_reason=_finish(choice.get("finish_reason")),
             logprobs=logprobs,
             retries=retries,
         )
@@ -211,6 +251,7 @@ class OpenAICompatibleBackend(OpenAIBackend):
             )
         super().__init__(name, model.strip())
         self.base_url = base_url.rstrip("/")
+        self._json_mode = "probe"
         self.label = f"the server at {host_of(self.base_url)}"
 
     @property
