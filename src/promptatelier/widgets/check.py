@@ -13,14 +13,14 @@ from typing import Any
 import ipywidgets as w
 
 from ..config import settings
-from ..errors import AtelierError, SubmissionError
+from ..errors import AtelierError, ModelUnavailableError, SubmissionError
 from ._common import AtelierWidget, button, error_html, error_text, esc
 from .playground import model_options
 
 __all__ = ["ExerciseCheck", "CriterionRow", "CaseRow", "PASS_AT"]
 
-# a criterion scoring at least this counts as passed (scores are in [0, 1])
-PASS_AT = 0.5
+# a criterion passes when it passes on every case it scored (its score is a mean over cases)
+PASS_AT = 0.999
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,8 @@ class CriterionRow:
     score: float | None
     explanation: str
     hint: str
+    passed: int = 0
+    scored: int = 0
 
     @property
     def verdict(self) -> str:
@@ -43,6 +45,9 @@ class CaseRow:
     inputs: dict[str, Any]
     output: str
     expected: Any = None
+    error: str = ""
+    # (criterion, score or None, explanation) on this case
+    marks: tuple[tuple[str, float | None, str], ...] = ()
 
 
 def _get(obj: Any, *names: str, default: Any = None) -> Any:
@@ -76,13 +81,15 @@ def criterion_rows(evaluation: Any, lang: str) -> list[CriterionRow]:
             score=None if score is None else float(score),
             explanation=_text(_get(r, f"explanation_{lang}", default=None) or _get(r, "explanation", default=""), lang),
             hint=_text(_get(r, "hint", default=""), lang),
+            passed=int(_get(r, "passed", default=0) or 0),
+            scored=int(_get(r, "scored", default=0) or 0),
         ))
     return rows
 
 
-def case_rows(report: Any) -> list[CaseRow]:
+def case_rows(report: Any, lang: str = "en") -> list[CaseRow]:
     """The visible cases' inputs and outputs from a CheckReport."""
-    outputs = _get(report, "outputs", default=[]) or []
+    outputs = _get(_get(report, "evaluation"), "outputs", default=None) or _get(report, "outputs", default=[]) or []
     items = outputs.items() if isinstance(outputs, dict) else enumerate(outputs)
     rows = []
     for key, item in items:
@@ -94,6 +101,9 @@ def case_rows(report: Any) -> list[CaseRow]:
             inputs=dict(_get(case, "vars", default=None) or _get(item, "vars", "inputs", default={}) or {}),
             output="" if output is None else str(output),
             expected=_get(case, "expected", default=None) if case is not None else _get(item, "expected", default=None),
+            error=str(_get(item, "error", default="") or ""),
+            marks=tuple((m[0], m[1], m[3] if lang == "fr" and len(m) > 3 and m[3] else m[2])
+                        for m in (_get(item, "scores", default=()) or ())),
         ))
     return rows
 
@@ -107,9 +117,19 @@ class ExerciseCheck(AtelierWidget):
         from ..grading.spec import load_spec
 
         self.exercise_id = exercise_id
-        self.spec = load_spec(exercise_id)
         self.report: Any = None
         self.error: BaseException | None = None
+        self.editors: dict[str, w.Textarea] = {}
+        try:
+            self.spec = load_spec(exercise_id)
+        except AtelierError as exc:
+            # a wrong id or a broken spec: said in the widget, no traceback in the learner's notebook
+            self.spec = None
+            self.error = exc
+            self.check_button = button(self.tr("check"), "primary", "check", disabled=True)
+            self.result = w.HTML(error_html(exc, self.lang))
+            self.children = [self.result]
+            return
         model = model or settings().model
         title = self.spec.title.get(self.lang) or self.spec.title.get("en", exercise_id)
         instructions = self.spec.instructions.get(self.lang) or self.spec.instructions.get("en", "")
@@ -160,7 +180,7 @@ class ExerciseCheck(AtelierWidget):
     # --- running -------------------------------------------------------------------------------
     def run(self) -> None:
         """Run `check` on the visible cases in the background, then show the verdict."""
-        if self.running:
+        if self.running or self.spec is None:
             return
         try:
             submission = self.submission
@@ -198,7 +218,7 @@ class ExerciseCheck(AtelierWidget):
 
     @property
     def cases(self) -> list[CaseRow]:
-        return [] if self.report is None else case_rows(self.report)
+        return [] if self.report is None else case_rows(self.report, self.lang)
 
     # --- display -------------------------------------------------------------------------------
     def _fail(self, error: BaseException) -> None:
@@ -208,23 +228,41 @@ class ExerciseCheck(AtelierWidget):
     def _verdict(self, row: CriterionRow) -> str:
         colours = {"pass": "#1e7e34", "fail": "#c0392b", "unscored": "#6c757d"}
         pct = "" if row.score is None else f" ({row.score:.0%})"
+        if row.scored:
+            pct = f" ({row.passed}/{row.scored})"
         return (f"<span class='atelier-verdict atelier-{row.verdict}' style='color:{colours[row.verdict]};"
                 f"font-weight:bold'>{esc(self.tr(row.verdict))}{pct}</span>")
+
+    def _mark(self, score: float | None) -> str:
+        if score is None:
+            return "<span style='color:#6c757d'>○</span>"
+        return "<span style='color:#1e7e34'>✔</span>" if score >= PASS_AT else "<span style='color:#c0392b'>✘</span>"
+
+    def message(self) -> str:
+        """Why the answer is invalid or not graded, in the widget's language ('' otherwise)."""
+        ev = self.evaluation
+        msg = getattr(ev, "message", None)
+        return str(msg(self.lang)) if callable(msg) else ""
 
     def _render(self) -> None:
         ev = self.evaluation
         status = _get(ev, "status", default="graded")
         parts = []
+        message = self.message()
         if status == "invalid":
-            parts.append(f"<b>{esc(self.tr('status_invalid'))}</b>")
+            parts.append(error_html(SubmissionError(message or self.tr("status_invalid")), self.lang))
         elif status == "not_graded":
-            parts.append(f"<b>{esc(self.tr('status_not_graded'))}</b>")
+            parts.append(error_html(ModelUnavailableError(message or self.tr("status_not_graded")), self.lang))
         cases = self.cases
         if cases:
             rows = []
             for c in cases:
                 inputs = "<br>".join(f"<b>{esc(k)}</b>: {esc(v)}" for k, v in c.inputs.items())
                 expected = "" if c.expected is None else f"<div><i>{esc(self.tr('expected'))}:</i> {esc(c.expected)}</div>"
+                if c.error:
+                    expected += f"<div style='color:#c0392b'>{esc(c.error)}</div>"
+                expected += "".join(
+                    f"<div><small>{self._mark(score)} {esc(name)}: {esc(why)}</small></div>" for name, score, why in c.marks)
                 rows.append(f"<tr><td style='vertical-align:top;padding:4px;border:1px solid #ddd'>{esc(c.name)}<br>{inputs}</td>"
                             f"<td style='vertical-align:top;padding:4px;border:1px solid #ddd;white-space:pre-wrap'>"
                             f"{esc(c.output)}{expected}</td></tr>")
@@ -262,10 +300,14 @@ class ExerciseCheck(AtelierWidget):
         self.status.value = f"<i>{esc(self.tr('stopped'))}</i>"
 
     def text(self) -> str:
+        if self.spec is None:
+            return f"{self.tr('exercise')} {self.exercise_id}\n{error_text(self.error, self.lang) if self.error else ''}"
         title = self.spec.title.get(self.lang) or self.spec.title.get("en", "")
         lines = [f"{self.tr('exercise')} {self.exercise_id}: {title}"]
         if self.error is not None:
             lines.append(error_text(self.error, self.lang))
+        if self.report is not None and self.message():
+            lines.append(self.message())
         for c in self.cases:
             lines.append(f"{c.name}: {c.output}")
         for r in self.criteria:

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from promptatelier.models.mock import MockBackend
+from promptatelier.widgets import Compare, ExerciseCheck
+
+GRADERS = Path(__file__).resolve().parent / "graders"
+GOOD = "Classify the review between <review>{review}</review> tags. Answer positive or negative only."
+
+
+@pytest.fixture(autouse=True)
+def widget_graders(monkeypatch: pytest.MonkeyPatch) -> None:
+    from promptatelier.config import reload_settings
+    from promptatelier.grading.spec import clear_spec_cache
+
+    monkeypatch.setenv("ATELIER_GRADERS", str(GRADERS))
+    reload_settings()
+    clear_spec_cache()
+
+
+@pytest.fixture
+def labeller(mock: MockBackend) -> MockBackend:
+    return mock.script(lambda r: "positive" if "love" in r.messages[-1].content else "negative")
+
+
+def check(c: ExerciseCheck) -> ExerciseCheck:
+    c.check_button.click()
+    assert c.wait(30)
+    return c
+
+
+def test_shows_outputs_criteria_and_visible_score(labeller: MockBackend) -> None:
+    c = check(ExerciseCheck("w01.label", GOOD, model="mock"))
+    assert "Sentiment label" in c.children[0].value and "positive or negative" in c.children[0].value
+    assert [(r.name, r.verdict) for r in c.criteria] == [
+        ("Picks the right label", "pass"), ("Answers with a label only", "pass"), ("Fences the data with delimiters", "pass")]
+    assert [(x.name, x.output, x.expected) for x in c.cases] == [("happy", "positive", "positive"), ("angry", "negative", "negative")]
+    assert "Score on the visible cases: 4 / 4" in c.result.value
+    assert c.result.value.count("atelier-pass") == 3
+    assert "Score on the visible cases: 4 / 4" in repr(c)
+
+
+def test_never_runs_or_shows_hidden_cases(labeller: MockBackend) -> None:
+    c = check(ExerciseCheck("w01.label", GOOD, model="mock"))
+    assert all("HIDDENCANARY" not in m.content for call in labeller.calls for m in call.messages)
+    assert "HIDDENCANARY" not in c.result.value and "HIDDENCANARY" not in repr(c) and "h-pos" not in c.result.value
+    assert "hidden cases" in c.result.value  # and says the grade uses more
+
+
+def test_failing_criteria_show_explanation_and_hint(mock: MockBackend) -> None:
+    mock.script(lambda r: "I think this review is rather positive.")
+    c = check(ExerciseCheck("w01.label", "What about {review}?", model="mock"))
+    verdicts = {r.name: r for r in c.criteria}
+    assert verdicts["Answers with a label only"].verdict == "fail"
+    assert verdicts["Fences the data with delimiters"].verdict == "fail"
+    assert "Ask for the label alone" in c.result.value and "Put the review between tags" in c.result.value
+    assert "atelier-fail" in c.result.value
+    assert "[fail] Answers with a label only" in repr(c)
+
+
+def test_the_learner_edits_the_answer_in_the_widget(labeller: MockBackend) -> None:
+    c = ExerciseCheck("w01.label", model="mock")
+    assert c.editors["prompt"].value == ""
+    c.editors["prompt"].value = GOOD
+    assert c.submission == GOOD
+    check(c)
+    assert labeller.calls[-1].messages[-1].content.startswith("Classify the review between <review>")
+
+
+def test_unanswered_is_explained(labeller: MockBackend) -> None:
+    c = check(ExerciseCheck("w01.label", "", model="mock"))
+    assert "Not answered yet" in c.result.value and "Your answer cannot be used yet." in c.result.value
+    assert labeller.calls == []
+
+
+def test_outage_means_not_graded(mock: MockBackend) -> None:
+    mock.script(lambda r: MockBackend.outage("The course server is down."))
+    c = check(ExerciseCheck("w01.label", GOOD, model="mock"))
+    assert "The model could not be reached." in c.result.value
+    assert "Score on the visible cases" not in c.result.value
+
+
+def test_unknown_exercise_is_said_in_the_widget() -> None:
+    c = ExerciseCheck("w01.nope")
+    assert "This exercise is misconfigured" in c.result.value and "w01.nope" in c.result.value
+    assert c.check_button.disabled
+    assert "does not exist" in repr(c)
+
+
+def test_system_template_has_two_fields(mock: MockBackend) -> None:
+    c = ExerciseCheck("w01.persona", {"system": "You are Max.", "user": "Q: {question}"}, model="mock", lang="fr")
+    assert set(c.editors) == {"system", "user"} and c.editors["system"].description == "Prompt système"
+    mock.script(lambda r: f"{r.system} Nous ouvrons à 9 h.")
+    check(c)
+    assert mock.calls[-1].system == "You are Max." and mock.calls[-1].messages[-1].content == "Q: When do you open?"
+    assert [r.verdict for r in c.criteria] == ["pass"]
+    assert "Score sur les cas visibles : 2 / 2" in c.result.value and "réussi" in c.result.value
+
+
+def test_compare_scores_cells_with_the_exercise_rubric(labeller: MockBackend, no_cache: None) -> None:
+    cmp = Compare([GOOD, "What about {review}?"], models="mock", exercise="w01.label")
+    assert len(cmp.cases) == 2 and "HIDDENCANARY" not in repr(cmp.cases)
+    cmp.run_button.click()
+    assert cmp.wait(30)
+    scores = {(cell.column, cell.case): cell.score for cell in cmp.cells}
+    assert scores == {(0, 0): 1.0, (0, 1): 1.0, (1, 0): 1.0, (1, 1): 1.0}  # both pick the right labels
+    assert cmp.winners() == [[0, 1], [0, 1]]
+    labeller.script(lambda r: "It is positive, I would say.")
+    cmp.run()
+    assert cmp.wait(30)
+    assert sorted(round(cell.score, 3) for cell in cmp.cells) == [0.0, 0.0, 0.667, 0.667]
+
+
+@pytest.mark.local_model
+@pytest.mark.slow
+def test_check_on_the_local_model() -> None:
+    c = ExerciseCheck("w01.label", GOOD, model="local")
+    c.check_button.click()
+    assert c.wait(600)
+    assert c.error is None, repr(c)
+    assert len(c.cases) == 2 and all(x.output.strip() for x in c.cases)
+    assert [r.verdict for r in c.criteria][2] == "pass"  # the delimiters are in the prompt itself
+    assert "Score on the visible cases:" in c.result.value
