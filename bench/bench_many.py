@@ -14,12 +14,22 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 TARGET = 0.90
+
+
+def _process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of another process (Linux /proc), 0 where unavailable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def main() -> int:
@@ -44,6 +54,8 @@ def main() -> int:
         complete_many(prompts[: args.concurrency], model=server.model_string, concurrency=args.concurrency,
                       cache=False, progress=False).raise_first()
         server_before = server.stats()["requests"]
+        load_before = os.getloadavg()[0]
+        client_cpu, server_cpu = time.process_time(), _process_cpu_s(server.process.pid)
         if args.profile:
             import cProfile
             import pstats
@@ -55,6 +67,8 @@ def main() -> int:
         if args.profile:
             profiler.disable()
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+        client_cpu = time.process_time() - client_cpu
+        server_cpu = _process_cpu_s(server.process.pid) - server_cpu
         stats = server.stats()
     ideal = args.concurrency / args.delay
     rate = n / result.wall_s
@@ -64,6 +78,8 @@ def main() -> int:
     print(f"wall {result.wall_s:.2f} s  throughput {rate:.1f} req/s  ideal {ideal:.1f} req/s")
     print(f"failures {result.failures}  retries {result.retries}  server saw {stats['requests'] - server_before} "
           f"requests, at most {stats['max_in_flight']} in flight")
+    print(f"CPU per request: client {client_cpu / n * 1000:.2f} ms, server {server_cpu / n * 1000:.2f} ms; "
+          f"{os.cpu_count()} cores, load average {load_before:.1f} before the run (other work competes for them)")
     print(f"RESULT many_throughput_ratio {ratio:.3f} target {TARGET:.2f} {'ok' if ok else 'MISSED'}")
     return 0 if ok else 1
 

@@ -226,3 +226,49 @@ def test_the_backend_is_made_by_the_registry() -> None:
     backend = get_backend(MODEL)
     assert isinstance(backend, OpenAIBackend) and backend.model == "gpt-4.1-mini"
     assert backend.cache_identity == MODEL
+
+
+def test_a_server_slower_than_the_timeout_is_an_outage(hosted_sdks: ScriptedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ATELIER_TIMEOUT", "0.3")
+    monkeypatch.setenv("ATELIER_MAX_RETRIES", "1")
+    from promptatelier.config import reload_settings
+
+    reload_settings()
+    hosted_sdks.delay_s = 1.0
+    with pytest.raises(ModelUnavailableError, match="did not answer in time") as caught:
+        complete("Hello", model=MODEL, cache=False)
+    assert caught.value.retries == 1  # type: ignore[attr-defined]
+    assert len(hosted_sdks.calls("/chat/completions")) == 2
+
+
+QUIET = """
+import logging, os
+from promptatelier import complete
+from promptatelier.config import set_key
+from promptatelier.errors import ModelUnavailableError
+set_key("openai", "sk-test-quiet-000000")
+set_key("anthropic", "sk-ant-quiet-000000")
+print(complete("one", model="openai:gpt-4.1-mini", cache=False).retries)
+try:
+    complete("two", model="anthropic:claude-haiku-4-5", cache=False)
+except ModelUnavailableError:
+    print("outage")
+for name in ("openai", "anthropic", "httpx2"):
+    logging.getLogger(name).warning("a library warning")
+"""
+
+
+def test_nothing_reaches_stderr_from_the_sdks(scripted_server: ScriptedServer) -> None:
+    """nbgrader scores a cell that writes to stderr 0: retries, outages and SDK log warnings
+    must stay silent when nobody configured logging."""
+    import os
+    import subprocess
+    import sys
+
+    scripted_server.queue(error(429, retry_after=0.05), reply("fine"), error(500), error(500))
+    env = dict(os.environ, OPENAI_BASE_URL=scripted_server.url + "/v1", ANTHROPIC_BASE_URL=scripted_server.url,
+               ATELIER_MAX_RETRIES="1")
+    out = subprocess.run([sys.executable, "-c", QUIET], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1", "outage"]
+    assert out.stderr == ""
