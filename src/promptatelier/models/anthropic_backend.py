@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import UnknownModelError, UnsupportedFeatureError
-from ._hosted import HostedBackend
+from ._hosted import HostedBackend, shared_tls_context
 from .base import ChatRequest, Completion, Usage
 
 __all__ = ["AnthropicBackend"]
@@ -36,7 +36,8 @@ class AnthropicBackend(HostedBackend):
         import anthropic
 
         cls = anthropic.AsyncAnthropic if asynchronous else anthropic.Anthropic
-        return cls(api_key=key, timeout=timeout, max_retries=max_retries)
+        http = anthropic.DefaultAsyncHttpxClient if asynchronous else anthropic.DefaultHttpxClient
+        return cls(api_key=key, timeout=timeout, max_retries=max_retries, http_client=http(verify=shared_tls_context()))
 
     def _validate(self, request: ChatRequest) -> None:
         if request.logprobs:

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from ..errors import UnknownModelError, UnsupportedFeatureError
-from ._hosted import HostedBackend, host_of, retries_of
+from ._hosted import HostedBackend, host_of, retries_of, shared_tls_context
 from .base import ChatRequest, Completion, TokenLogprob, TopLogprob, Usage
 
 __all__ = ["OpenAIBackend", "OpenAICompatibleBackend"]
@@ -84,7 +84,11 @@ class OpenAIBackend(HostedBackend):
         import openai
 
         cls = openai.AsyncOpenAI if asynchronous else openai.OpenAI
-        options: dict[str, Any] = {"api_key": key or PLACEHOLDER_KEY, "timeout": timeout, "max_retries": max_retries}
+        http = openai.DefaultAsyncHttpxClient if asynchronous else openai.DefaultHttpxClient
+        options: dict[str, Any] = {
+            "api_key": key or PLACEHOLDER_KEY, "timeout": timeout, "max_retries": max_retries,
+            "http_client": http(verify=shared_tls_context()),
+        }
         if self.base_url is not None:
             options["base_url"] = self.base_url
         return cls(**options)
