@@ -1,0 +1,83 @@
+"""`atelier grade` and `atelier report` as a user runs them (in-process `main`), on a real
+nbgrader course with the mock model."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+import pytest
+
+from promptatelier.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location("cohort_course", ROOT / "tests/grading/course/cohort_course.py")
+cc = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(cc)  # type: ignore[union-attr]
+
+pytestmark = pytest.mark.nbgrader
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = cc.build_course(tmp_path_factory.mktemp("cli") / "course")
+    for learner in ("strong", "naive", "cheat"):
+        cc.submit_learner(root, learner)
+    return root
+
+
+@pytest.fixture
+def course(generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    from promptatelier.config import reload_settings
+
+    root = tmp_path / "course"
+    shutil.copytree(generated, root)
+    monkeypatch.setenv("ATELIER_GRADERS", str(cc.HERE / "graders"))
+    monkeypatch.setenv("PATH", cc.env()["PATH"])
+    reload_settings()
+    return root
+
+
+def test_grade_prints_scores_and_flags(course: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["grade", "ps1", "--course", str(course), "--model", "mock", "--concurrency", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "9 answers (8 evaluated, 0 reused" in out
+    assert "FLAG cheat tc.label: cell 3 defines grade()" in out
+    assert "FLAG strong" not in out
+    assert main(["grade", "ps1", "--course", str(course), "--model", "mock", "--student", "strong"]) == 0
+    assert "3 answers (0 evaluated, 3 reused" in capsys.readouterr().out
+
+
+def test_grade_errors_say_how_to_fix(course: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["grade", "nope", "--course", str(course), "--model", "mock"]) == 1
+    err = capsys.readouterr().err
+    assert "No source notebook for the assignment 'nope'" in err and "Fix:" in err
+    assert main(["grade", "ps1", "--course", str(course), "--concurrency", "0"]) == 1
+    assert "--concurrency" in capsys.readouterr().err
+
+
+def test_grade_exits_non_zero_when_the_model_is_down(course: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from promptatelier.errors import ModelUnavailableError
+    from promptatelier.models import get_backend
+
+    get_backend("mock").script(lambda request: ModelUnavailableError("down", "start it"))
+    assert main(["grade", "ps1", "--course", str(course), "--model", "mock"]) == 3
+    captured = capsys.readouterr()
+    assert "8 answer(s) not graded" in captured.err and "(3 not graded)" in captured.out
+
+
+def test_report_writes_tables_plots_and_html(course: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "ps1", "--course", str(course)]) == 1
+    assert "atelier grade ps1" in capsys.readouterr().err
+    assert main(["grade", "ps1", "--course", str(course), "--model", "mock"]) == 0
+    capsys.readouterr()
+    assert main(["report", "ps1", "--course", str(course), "--watch", "0.1"]) == 0
+    out = capsys.readouterr().out
+    assert "9/9 answers graded" in out
+    assert "Learners" in out and "Criteria" in out and "label_only" in out
+    page = (course / "reports" / "ps1.html").read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") == 3
+    for name in ("strong", "naive", "cheat", "tc.json", "defines grade()"):
+        assert name in page
+    assert "cold and the waiter" not in page and "Bartholomew" not in page
