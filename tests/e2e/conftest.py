@@ -141,9 +141,19 @@ def page(lab: Lab, request: pytest.FixtureRequest) -> Iterator[object]:
 
 
 def run_all(page) -> None:  # noqa: ANN001
-    """Run → Run All Cells, through the menu as a learner would."""
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    """Run → Run All Cells, through the menu as a learner would; again if a freshly opened
+    notebook was not ready to take the command (the first cell's prompt shows it started)."""
+    first = page.locator(".jp-Cell .jp-InputPrompt").first
+    for _ in range(4):
+        page.locator(".jp-Notebook").first.click(position={"x": 5, "y": 5})
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if any(ch in first.inner_text() for ch in "*0123456789"):
+                return
+            page.wait_for_timeout(500)
+    raise AssertionError("JupyterLab never started running the cells")
 
 
 def save(page) -> None:  # noqa: ANN001
