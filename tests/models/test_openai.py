@@ -192,21 +192,25 @@ def test_the_cache_file_never_holds_the_key(hosted_sdks: ScriptedServer) -> None
 
 
 def test_async_clients_live_per_event_loop_and_close(hosted_sdks: ScriptedServer) -> None:
+    from promptatelier.models._hosted import LANE_DEPTH
+
     backend = get_backend(MODEL)
-    request = ChatRequest.from_prompt("async hello")
+    hosted_sdks.delay_s = 0.2
 
-    async def batch() -> tuple[str, object]:
-        done = await backend.acomplete(request)
-        client = backend._async_client()  # type: ignore[attr-defined]
-        assert backend._async_client() is client  # type: ignore[attr-defined]
+    async def batch(n: int) -> tuple[list[str], list[object]]:
+        texts = await asyncio.gather(*(backend.acomplete(ChatRequest.from_prompt(f"q{i}")) for i in range(n)))
+        clients = [lane.client for lane in backend._lanes[asyncio.get_running_loop()]]  # type: ignore[attr-defined]
         await backend.aclose()  # type: ignore[attr-defined]
-        assert client.is_closed()
-        return done.text, client
+        assert all(client.is_closed() for client in clients)
+        return [t.text for t in texts], clients
 
-    text1, client1 = asyncio.run(batch())
-    text2, client2 = asyncio.run(batch())  # a new loop gets a new client, not the closed one
-    assert text1 == text2 == "echo: async hello"
-    assert client1 is not client2
+    few, one_client = asyncio.run(batch(3))
+    many, clients = asyncio.run(batch(2 * LANE_DEPTH + 1))  # a new loop: new clients, not the closed one
+    assert few == [f"echo: q{i}" for i in range(3)]
+    assert many == [f"echo: q{i}" for i in range(2 * LANE_DEPTH + 1)]
+    assert len(one_client) == 1  # a small batch keeps to one client
+    assert len(clients) == 3  # LANE_DEPTH requests per client at most
+    assert one_client[0] not in clients
 
 
 def test_check_reports_a_masked_key_and_a_reachable_server(hosted_sdks: ScriptedServer) -> None:

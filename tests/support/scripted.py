@@ -140,8 +140,7 @@ class ScriptedServer:
         class Handler(_Handler):
             owner = server
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
+        self._httpd = _Server(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="scripted-server", daemon=True)
         self._thread.start()
         return self
@@ -167,6 +166,11 @@ class ScriptedServer:
             made = self.responder(request)
             action = reply(made) if isinstance(made, str) else made
         return action
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # the default backlog of 5 makes bursts of connections wait for SYN retries
 
 
 class _Handler(BaseHTTPRequestHandler):
