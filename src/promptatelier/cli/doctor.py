@@ -107,5 +107,8 @@ def run(args: argparse.Namespace) -> int:
         for failure in failures:
             print(f"atelier doctor: {failure}", file=sys.stderr)
         return 1
-    print("All set: the learner and grading models are usable.")
+    if args.skip_models:
+        print("Models not checked (--skip-models).")
+    else:
+        print("All set: the learner and grading models are usable.")
     return 0

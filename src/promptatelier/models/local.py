@@ -79,6 +79,23 @@ def locate_model(package: str = MODEL_PACKAGE, file: str = MODEL_FILE) -> Path:
     return path
 
 
+def _threads() -> int:
+    """CPUs this process may really use: affinity, capped by a cgroup quota (Binder gives one CPU
+    of a large machine, and oversubscribed llama.cpp threads spin instead of working).
+    ATELIER_LOCAL_THREADS overrides."""
+    explicit = os.environ.get("ATELIER_LOCAL_THREADS", "").strip()
+    if explicit.isdigit() and int(explicit) > 0:
+        return int(explicit)
+    count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            count = min(count, max(1, int(int(quota) / int(period) + 0.5)))
+    except (OSError, ValueError):
+        pass
+    return max(1, min(count, 8))
+
+
 def _import_llama_cpp() -> Any:
     try:
         import llama_cpp
@@ -114,7 +131,7 @@ def _load(path: Path) -> _Engine:
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
     silence_llama_logs()
-    threads = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    threads = _threads()
     default_params = llama_module.llama_cpp.llama_model_default_params
 
     def plain_buffers() -> Any:
