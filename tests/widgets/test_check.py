@@ -124,3 +124,15 @@ def test_check_on_the_local_model() -> None:
     assert len(c.cases) == 2 and all(x.output.strip() for x in c.cases)
     assert [r.verdict for r in c.criteria][2] == "pass"  # the delimiters are in the prompt itself
     assert "Score on the visible cases:" in c.result.value
+
+
+def test_progress_is_shown_and_stop_frees_the_widget(gate) -> None:  # noqa: ANN001
+    c = ExerciseCheck("w01.label", GOOD, model="mock")
+    c.check_button.click()
+    assert gate.started.wait(5)
+    assert "Running the visible cases on mock" in c.status.value and c.check_button.disabled
+    c.stop_button.click()
+    assert not c.check_button.disabled and "Stopped" in c.status.value
+    gate.set()
+    assert c.wait(10)
+    assert c.report is None and "Score" not in c.result.value
