@@ -21,7 +21,6 @@ from __future__ import annotations
 import ast
 import hashlib
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -106,37 +105,16 @@ def discover(course_dir: Path) -> list[Path]:
 
 
 def spec_info(graders_dir: Path, exercise_id: str) -> dict[str, Any]:
-    """The title, instructions and points of an exercise, read from its spec file.
+    """The title, instructions, points and answer variable of an exercise, from its validated
+    spec (`promptatelier.grading.load_spec`). Hidden cases are never read here."""
+    from ..grading import load_spec
 
-    Only these public fields are read here; hidden cases never leave graders/.
-    """
-    module, _, name = exercise_id.partition(".")
-    path = graders_dir / module / f"{name}.toml"
-    if not name or not path.is_file():
-        raise SourceError(
-            f"The exercise {exercise_id!r} has no spec: {path} does not exist.",
-            "Write the spec (see graders/README.md) or fix the exercise id in the course source.",
-        )
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise SourceError(f"{path} is not valid TOML: {exc}.", "Correct the line it names.") from exc
-    for key in ("title", "instructions"):
-        value = data.get(key)
-        if not isinstance(value, dict) or not all(isinstance(value.get(lang), str) for lang in LANGUAGES):
-            raise SourceError(
-                f"{path}: '{key}' must be a table with 'en' and 'fr' strings.",
-                f'Write {key}.en = "..." and {key}.fr = "...".',
-            )
-    points = data.get("points")
-    if not isinstance(points, (int, float)) or isinstance(points, bool) or points <= 0:
-        raise SourceError(f"{path}: 'points' must be a positive number.", "Write for example points = 2.")
-    if data.get("id", exercise_id) != exercise_id:
-        raise SourceError(
-            f"{path} declares id {data.get('id')!r} but its path makes it {exercise_id!r}.",
-            "Make the id match graders/<module>/<name>.toml.",
-        )
-    return {"title": data["title"], "instructions": data["instructions"], "points": float(points)}
+        spec = load_spec(exercise_id, graders_dir)
+    except SpecError as exc:
+        raise SourceError(f"The exercise {exercise_id!r} has no usable spec: {exc.problem}", exc.fix) from exc
+    return {"title": spec.title, "instructions": spec.instructions, "points": spec.points,
+            "variable": spec.variable}
 
 
 def _cell_id(seed: str, taken: set[str]) -> str:
@@ -237,6 +215,11 @@ def read_module(path: Path, graders_dir: Path) -> Module:
         seen.add(exercise_id)
         variable = _answer_variable(cell.source, where)
         info = spec_info(graders_dir, exercise_id)
+        if variable != info["variable"]:
+            raise SourceError(
+                f"{where}: the answer cell assigns {variable} but the spec expects {info['variable']}.",
+                f"Assign {info['variable']} in the answer cell, or set variable = \"{variable}\" in the spec.",
+            )
         exercise = Exercise(exercise_id, variable, info["points"])
         module.exercises.append(exercise)
         cells.extend(_exercise_cells(lang, len(module.exercises), exercise, info, cell.source))
