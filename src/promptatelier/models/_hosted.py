@@ -86,8 +86,8 @@ class HostedBackend(Backend):
     """A backend that talks to a server through an official SDK.
 
     Subclasses say how to build a client and how to turn a request into a call and a reply into
-    a Completion; this class handles keys, one async client per event loop, timing, retries and
-    errors.
+    a Completion; this class handles keys (a new key, say from the key widget, gets a new
+    client), async clients per event loop, timing, retries and errors.
     """
 
     key_provider: ClassVar[str] = "openai"
@@ -145,6 +145,8 @@ class HostedBackend(Backend):
         key = self._key()
         with self._lock:
             if self._sync is None or self._sync[0] != key:
+                if self._sync is not None:
+                    self._sync[1].close()
                 cfg = settings()
                 self._sync = (key, self._make_client(key, False, cfg.timeout_s, cfg.max_retries))
             return self._sync[1]
