@@ -145,8 +145,8 @@ class HostedBackend(Backend):
         key = self._key()
         with self._lock:
             if self._sync is None or self._sync[0] != key:
-                if self._sync is not None:
-                    self._sync[1].close()
+                # the old client is left to the garbage collector: another thread may still be
+                # in the middle of a request on it
                 cfg = settings()
                 self._sync = (key, self._make_client(key, False, cfg.timeout_s, cfg.max_retries))
             return self._sync[1]
