@@ -23,7 +23,7 @@ from ..errors import (
 )
 from ._i18n import t
 
-__all__ = ["error_parts", "error_html", "error_text", "BackgroundRun", "AtelierWidget", "esc", "notify_ledger"]
+__all__ = ["error_parts", "error_html", "error_text", "BackgroundRun", "AtelierWidget", "button", "esc", "notify_ledger"]
 
 # most specific first: the first class an error is an instance of names its heading
 _HEADINGS: tuple[tuple[type[BaseException], str], ...] = (
