@@ -32,7 +32,8 @@ def _isolated_atelier(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     yield
     config.clear_keys()
     registry.clear_backends()
-    config.reload_settings()
+    # forget, don't re-read: monkeypatch restores the environment only after this teardown
+    config._resolve.cache_clear()
 
 
 @pytest.fixture
