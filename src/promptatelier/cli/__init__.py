@@ -39,7 +39,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _own_bin_on_path() -> None:
+    """nbgrader runs `alembic` (and the build runs `nbgrader`) by name: make the commands installed
+    beside this interpreter findable even when the virtual environment is not activated."""
+    import os
+
+    here = os.path.dirname(sys.executable)
+    path = os.environ.get("PATH", "")
+    if here not in path.split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([here, path]) if path else here
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _own_bin_on_path()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
