@@ -97,6 +97,10 @@ def _threads() -> int:
 
 
 def _import_llama_cpp() -> Any:
+    # llama.cpp's OpenMP threads otherwise spin at every barrier: on a machine shared with other
+    # work (a grading server, CI) that made generation 3x slower for 4x the CPU in bench_local's
+    # set-up. Read by libgomp when it loads, so only before the first import; a user's value wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         import llama_cpp
     except (ImportError, OSError) as exc:
