@@ -5,7 +5,8 @@ the same prompts at temperature 0 with the same max_tokens: raw llama_cpp throug
 `Llama.create_chat_completion`, the kit through `LocalBackend.complete` (no response cache), which
 also resets the model state before each request (determinism), formats with the GGUF's chat
 template and builds a Completion. Requests alternate between the two so background load hits
-both alike. Target: the kit takes at most 5% more time. Wall time is judged on an idle machine,
+both alike; both run in this one process, so they share llama.cpp's thread settings (the kit's
+passive OpenMP waiting included). Target: the kit takes at most 5% more time. Wall time is judged on an idle machine,
 CPU time (all threads) when the machine is busier than it has cores.
 
     .venv/bin/python bench/bench_local.py [--quick] [--max-tokens N]
