@@ -34,7 +34,10 @@ def test_build_writes_learner_solution_and_nbgrader_source_notebooks(tiny_course
     # nbgrader's ClearSolutions put the language's stub where the reference was
     assert answer(learner_fr) == 'PROMPT = """\nVOTRE PROMPT ICI\n"""'
     assert answer(learner_en) == 'PROMPT = """\nYOUR PROMPT HERE\n"""'
-    assert "Answer yes or no: {text} (fr)" in answer(solution)
+    # the solution carries the reference answer without nbgrader's markers (they would be prompt text)
+    assert answer(solution) == 'PROMPT = """\nAnswer yes or no: {text} (fr)\n"""'
+    source = json.loads((tiny_course / "course/source/m09_fr/09_tiny.ipynb").read_text(encoding="utf-8"))
+    assert "### BEGIN SOLUTION" in answer(source)
     # generate_assignment locked the test cell and recorded checksums
     test_cell = next(c for c in learner_fr["cells"] if c["metadata"].get("promptatelier", {}).get("role") == "test")
     assert test_cell["metadata"]["nbgrader"]["locked"] is True and "checksum" in test_cell["metadata"]["nbgrader"]

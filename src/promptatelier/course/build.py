@@ -1,6 +1,6 @@
 """`atelier build`: course sources -> nbgrader source notebooks -> nbgrader's own
 generate_assignment -> learner notebooks (notebooks/<lang>/) and solution notebooks
-(solutions/<lang>/).
+(solutions/<lang>/: the reference answers in place, without nbgrader's solution markers).
 
 Every output is rendered in memory first (nbgrader runs in a scratch copy of the course root, so
 the instructor's gradebook is never touched), then either written or compared with the tree
@@ -59,6 +59,20 @@ def _serialise(nb: object) -> bytes:
             cell.outputs = []
             cell.execution_count = None
     return (nbformat.writes(nb) + "\n").encode("utf-8")  # type: ignore[arg-type]
+
+
+def _solved(nb: object) -> object:
+    """The notebook as a learner who found the reference answers would have it: nbgrader's
+    solution markers removed, since inside an answer's string they would become part of the
+    prompt the model reads."""
+    import copy
+
+    solved = copy.deepcopy(nb)
+    for cell in solved.cells:  # type: ignore[attr-defined]
+        if cell.cell_type == "code" and "### BEGIN SOLUTION" in cell.source:
+            cell.source = "\n".join(line for line in cell.source.split("\n")
+                                    if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
+    return solved
 
 
 def read_modules(layout: Layout) -> list[Module]:
@@ -123,9 +137,8 @@ def render(layout: Layout) -> dict[Path, bytes]:
     files: dict[Path, bytes] = {}
     sources: dict[Path, bytes] = {}
     for module in modules:
-        data = _serialise(module.notebook)
-        sources[Path("course/source") / module.assignment / module.notebook_name] = data
-        files[Path("solutions") / module.lang / module.notebook_name] = data
+        sources[Path("course/source") / module.assignment / module.notebook_name] = _serialise(module.notebook)
+        files[Path("solutions") / module.lang / module.notebook_name] = _serialise(_solved(module.notebook))
     files.update(sources)
     for rel, raw in _generate(layout, sources, modules).items():
         files[Path("notebooks") / rel] = _serialise(nbformat.reads(raw.decode("utf-8"), as_version=4))
