@@ -116,7 +116,7 @@ def main() -> int:
         print(f"{side}: wall {wall:.2f} s ({wall / n * 1000:.0f} ms/request), CPU {cpu:.2f} s, "
               f"{tokens[side]} tokens generated ({tokens[side] / wall:.0f} tok/s)")
     print(f"identical replies: {same}/{n} (raw llama_cpp reuses the previous prompt's cache, "
-          "which can change its text; the kit resets)")
+          "which can change its text; the kit keeps only the opening)")
     print(f"kit / raw: wall {wall_ratio:.3f}, CPU {cpu_ratio:.3f} (judged on {'CPU: the machine is busy' if busy else 'wall'})")
     ok = ratio <= TARGET
     print(f"RESULT local_overhead_ratio {ratio:.3f} target {TARGET:.2f} {'ok' if ok else 'MISSED'}")

@@ -47,6 +47,16 @@ def test_same_request_gives_the_same_text_twice_and_after_another_request():
     assert first.model == "local"
 
 
+def test_a_reused_system_prompt_gives_the_same_text_as_a_fresh_one():
+    system = "You are a support agent for a bike shop. Answer in one short sentence."
+    asks = ["My chain keeps falling off.", "Do you repair brakes?"]
+    ask("Unrelated warm-up.", system="Answer in French.", max_tokens=10)
+    fresh = [ask(q, system=system, max_tokens=30).text for q in asks]  # 2nd reuses the opening
+    ask("Another system prompt in between.", system="Be brief.", max_tokens=10)
+    reversed_order = [ask(q, system=system, max_tokens=30).text for q in reversed(asks)]
+    assert reversed_order[::-1] == fresh
+
+
 def test_a_fixed_seed_reproduces_sampling_and_another_seed_changes_it():
     hot = dict(temperature=1.2, max_tokens=30)
     one = ask("Invent a name for a bakery.", seed=11, **hot)

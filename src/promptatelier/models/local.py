@@ -5,9 +5,10 @@ importing the package (its __init__ needs `llm`). One model is loaded per proces
 llama.cpp contexts are not thread-safe, so generation runs under a lock.
 
 Generation is a small loop over `Llama.generate` rather than `create_chat_completion`, for two
-reasons: the model state is reset before every request (llama.cpp would otherwise reuse the
-previous prompt's cache, and the reused prefix changes the floating-point path, hence the text),
-and log-probabilities are read from the live logits at each step, which spares the
+reasons: the model's cache is reset before every request to the conversation's opening,
+evaluated on its own (llama.cpp would otherwise reuse whatever prefix the previous prompt shared,
+and a prefix computed in a different batch changes the floating-point path, hence the text), and
+log-probabilities are read from the live logits at each step, which spares the
 `logits_all=True` buffer (n_ctx x vocabulary floats, about 400 MB) that llama_cpp demands for them.
 """
 
@@ -123,6 +124,8 @@ class _Engine:
     n_vocab: int
     lock: threading.Lock
     load_s: float
+    # the conversation opening (system block) whose KV cache is kept between requests
+    opening: list[int] | None = None
 
 
 _engines: dict[str, _Engine] = {}
@@ -288,7 +291,7 @@ def _generate(
     want_logprobs = request.logprobs or request.top_logprobs > 0
     top_n = max(0, request.top_logprobs)
 
-    llm.reset()
+    _restore_opening(engine, prompt, _opening_length(engine, request, prompt))
     llm.set_seed(request.seed if request.seed is not None else random.randrange(2**31))
     out = b""
     generated: list[int] = []
@@ -320,6 +323,42 @@ def _generate(
             if start < len(out)
         )
     return text, Usage(input_tokens=len(prompt), output_tokens=len(generated)), finish, logprobs
+
+
+def _opening_length(engine: _Engine, request: ChatRequest, prompt: list[int]) -> int:
+    """How many leading tokens are the conversation's opening (the system block and the first
+    user header): the prompt's common prefix with the same system prompt and an empty question.
+    It depends on the request alone, never on what ran before."""
+    probe = [{"role": "system", "content": request.system}] if request.system else []
+    rendered = engine.formatter(messages=[*probe, {"role": "user", "content": ""}])
+    tokens = engine.llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True)
+    common = 0
+    for a, b in zip(tokens, prompt):
+        if a != b:
+            break
+        common += 1
+    return min(common, len(prompt) - 1)
+
+
+def _restore_opening(engine: _Engine, prompt: list[int], k: int) -> None:
+    """Leave exactly the prompt's opening in the model's cache, evaluated on its own.
+
+    Why: llama.cpp reuses whatever prefix the previous prompt shared with this one, and a
+    prefix computed as part of a different batch changes the floating-point path, hence the
+    text. Evaluating the opening alone, always from an empty cache, makes its KV values the same
+    bits whether reused or recomputed, so replies do not depend on history; a request with the
+    same system prompt as the previous one (a rubric's cases) skips re-reading it.
+    """
+    llm = engine.llm
+    opening = prompt[:k]
+    if k and engine.opening == opening:
+        llm.n_tokens = k  # generate() finds this prefix and drops everything after it
+        return
+    engine.opening = None
+    llm.reset()
+    if k:
+        llm.eval(opening)
+        engine.opening = opening
 
 
 def _logprobs_at(llm: Any, n_vocab: int, token: int, top_n: int, np: Any) -> tuple[float, tuple[TopLogprob, ...]]:
