@@ -26,6 +26,7 @@ NOTEBOOKS = sorted(
 SOLUTIONS = [p for p in NOTEBOOKS if p.startswith("solutions/")]
 LEARNER = [p for p in NOTEBOOKS if p.startswith("notebooks/")]
 RESULTS = ROOT / "bench" / "results" / "notebooks.json"
+NOT_ANSWERED = {"en": "Not answered yet", "fr": "Pas encore de réponse"}
 
 
 def _record(name: str, seconds: float) -> None:
@@ -56,6 +57,12 @@ def test_notebook_runs_top_to_bottom_offline(relpath: str) -> None:
         for out in cell.get("outputs", []):
             assert out.output_type != "error", f"{relpath}: {out.get('ename')}: {out.get('evalue')}"
             assert not (out.output_type == "stream" and out.name == "stderr"), f"{relpath} wrote to stderr: {out.text}"
+    lang = nb.metadata["promptatelier"]["lang"]
+    for cell in nb.cells:
+        if cell.metadata.get("promptatelier", {}).get("role") == "check" and relpath.startswith("notebooks/"):
+            shown = "".join(o.get("data", {}).get("text/plain", "") for o in cell.outputs)
+            # the kit speaks the notebook's language, and an untouched answer is "not answered yet"
+            assert NOT_ANSWERED[lang] in shown, f"{relpath}: {shown[:300]}"
     for cell in _grade_cells(nb):
         score, max_score = determine_grade(cell)
         if relpath.startswith("solutions/"):
