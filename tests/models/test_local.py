@@ -212,3 +212,26 @@ def test_nothing_reaches_file_descriptor_2():
     assert run.returncode == 0, run.stderr.decode()
     assert run.stderr == b""
     assert run.stdout.decode().startswith("{")
+
+
+def test_nothing_reaches_stderr_in_a_jupyter_kernel():
+    """ipykernel forwards fd 2 into the notebook, where nbgrader would count it as an error."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "from promptatelier import complete\n"
+            f"r = complete('Classify: great!', model='local', json_schema={SENTIMENT!r}, max_tokens=40, cache=False)\n"
+            "complete('Hi', model='local', logprobs=True, top_logprobs=2, max_tokens=5, cache=False)\n"
+            "r.text[:1]"
+        ),
+        nbformat.v4.new_code_cell("import sys; print('visible', file=sys.stderr)"),
+    ]
+    NotebookClient(nb, timeout=300, kernel_name="python3").execute()
+    first, control = nb.cells[0].outputs, nb.cells[1].outputs
+    assert [o.get("name") for o in first if o.output_type == "stream"] == []
+    assert first[-1].output_type == "execute_result" and first[-1].data["text/plain"] == "'{'"
+    # the same kernel does report stderr, so the silence above is real
+    assert any(o.output_type == "stream" and o.name == "stderr" for o in control)
