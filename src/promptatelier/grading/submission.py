@@ -15,7 +15,7 @@ __all__ = ["Submission", "normalise", "find_placeholders", "STUB_LINES", "GRADIN
 
 GRADING_SEED = 0
 # nbgrader's default code stubs and the kit's own: a line made only of one of these is the
-# untouched answer cell, never part of a prompt (compared case-insensitively, trimmed)
+# untouched answer cell (or a solution marker), never part of a prompt (compared case-insensitively, trimmed)
 STUB_LINES = (
     "# your code here",
     "your code here",
@@ -30,6 +30,9 @@ STUB_LINES = (
     "votre réponse ici",
     "# votre réponse ici",
     "...",
+    # nbgrader's solution markers: in a solution notebook they sit inside the prompt's string
+    "### begin solution",
+    "### end solution",
 )
 _PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
 
