@@ -71,9 +71,15 @@ def test_notebook_runs_top_to_bottom_offline(relpath: str) -> None:
             assert score == 0, f"{relpath} {cell.metadata.nbgrader.grade_id}: an untouched answer scored {score}"
 
 
+def _nbgrader_env() -> dict[str, str]:
+    """The test's environment (isolated cache, course file) with the venv's bin folder on PATH:
+    nbgrader runs `alembic` for its gradebook."""
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
 def _validate(path: Path, *flags: str) -> str:
     run = subprocess.run([sys.executable, "-m", "nbgrader", "validate", *flags, str(path)],
-                         cwd=ROOT / "course", capture_output=True, text=True)
+                         cwd=ROOT / "course", capture_output=True, text=True, env=_nbgrader_env())
     return run.stdout + run.stderr
 
 
@@ -101,7 +107,8 @@ def test_module_1_through_the_nbgrader_round_trip(tmp_path: Path) -> None:
     shutil.copy(ROOT / "course" / "nbgrader_config.py", course / "nbgrader_config.py")
 
     def nbgrader(*args: str) -> None:
-        run = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True)
+        run = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True,
+                             env=_nbgrader_env())
         assert run.returncode == 0, run.stdout + run.stderr
 
     nbgrader("db", "student", "add", "alice")
