@@ -5,7 +5,7 @@ minutes per notebook on 2 cores.
     python bench/bench_notebooks.py            every notebook in notebooks/ and solutions/
     python bench/bench_notebooks.py --quick    the English welcome and module 1 solution only
 
-Writes bench/results/notebooks.json (merged with what the notebook tests recorded)."""
+Writes bench/results/notebooks.json (one entry per notebook, replaced on each run)."""
 
 from __future__ import annotations
 

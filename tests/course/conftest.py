@@ -73,3 +73,19 @@ def tiny_course(tmp_path: Path, root: Path) -> Path:
     for lang in ("en", "fr"):
         write_source(project, lang)
     return project
+
+
+@pytest.fixture(scope="session")
+def _course_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("course-cache") / "responses.sqlite"
+
+
+@pytest.fixture(autouse=True)
+def _shared_course_cache(_course_cache: Path, _isolated_atelier, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The course's notebooks are run several ways (nbclient, nbgrader validate, the round trip)
+    with the same model requests: one response cache for the session keeps CI time down. Cold-cache
+    run times per notebook are measured by bench/bench_notebooks.py, not here."""
+    from promptatelier import config
+
+    monkeypatch.setenv("ATELIER_CACHE", str(_course_cache))
+    config._resolve.cache_clear()

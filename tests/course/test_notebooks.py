@@ -2,16 +2,15 @@
 offline, on the embedded model; `nbgrader validate` gives solutions full marks and untouched
 learner notebooks nothing; module 1 goes through the whole nbgrader round trip.
 
-Run time per notebook is recorded in bench/results/notebooks.json (no timing is asserted)."""
+The tests share one response cache (tests/course/conftest.py); cold-cache run times per notebook
+are bench/bench_notebooks.py's job."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -25,15 +24,7 @@ NOTEBOOKS = sorted(
 )
 SOLUTIONS = [p for p in NOTEBOOKS if p.startswith("solutions/")]
 LEARNER = [p for p in NOTEBOOKS if p.startswith("notebooks/")]
-RESULTS = ROOT / "bench" / "results" / "notebooks.json"
 NOT_ANSWERED = {"en": "Not answered yet", "fr": "Pas encore de réponse"}
-
-
-def _record(name: str, seconds: float) -> None:
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    data = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.is_file() else {}
-    data[name] = {"seconds": round(seconds, 1), "cpus": os.cpu_count(), "when": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    RESULTS.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def _grade_cells(nb) -> list:
@@ -50,9 +41,7 @@ def test_notebook_runs_top_to_bottom_offline(relpath: str) -> None:
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
-    started = time.perf_counter()
     client.execute()
-    _record(relpath, time.perf_counter() - started)
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             assert out.output_type != "error", f"{relpath}: {out.get('ename')}: {out.get('evalue')}"
