@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from .conftest import ARTEFACTS, Lab, run_all, save, write_notebook
 
@@ -36,7 +37,8 @@ def test_playground_and_exercise_check_in_jupyterlab(lab: Lab, page) -> None:  #
     run_all(page)
     prompt = page.locator(".atelier-prompt textarea")
     prompt.wait_for(timeout=180_000)
-    assert page.locator(".atelier-widget").count() == 3
+    # the three widgets render one after another as their cells finish
+    expect(page.locator(".atelier-widget")).to_have_count(3, timeout=180_000)
     assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
     prompt.fill(PROMPT)
     page.locator(".atelier-run").click()
@@ -51,7 +53,7 @@ def test_playground_and_exercise_check_in_jupyterlab(lab: Lab, page) -> None:  #
     page.locator(".atelier-check").click()
     rows = page.locator(".atelier-criterion")
     rows.first.wait_for(timeout=300_000)
-    assert rows.count() == 3
+    expect(rows).to_have_count(3, timeout=60_000)
     names = rows.all_inner_texts()
     assert any("Fences the data with delimiters" in r for r in names)
     assert all(any(v in r for v in ("pass", "fail", "unscored")) for r in names)

@@ -75,11 +75,16 @@ def test_real_pipeline(tmp_path: Path) -> None:
     assert "Trusted grade" in feedback["strong"]
     assert "not a literal" in feedback["cheat"]  # the f-string answer, explained
 
-    # no hidden input anywhere a learner can see it
-    visible = [(root / "release" / "ps1" / "ps1.ipynb").read_text(encoding="utf-8"), *feedback.values()]
+    # no hidden input anywhere a learner can see it, except what a learner typed in themselves:
+    # the cheat's feedback shows the cheat's own answer cell, copied hidden inputs included
+    visible = {"release": (root / "release" / "ps1" / "ps1.ipynb").read_text(encoding="utf-8"), **feedback}
     for secret in _hidden_inputs():
-        for text in visible:
-            assert secret not in text and json.dumps(secret)[1:-1] not in text, secret
+        for who, text in visible.items():
+            if who in ("strong", "naive", "cheat"):
+                own = (root / "submitted" / who / "ps1" / "ps1.ipynb").read_text(encoding="utf-8")
+                if secret in own or json.dumps(secret)[1:-1] in own:
+                    continue
+            assert secret not in text and json.dumps(secret)[1:-1] not in text, (who, secret)
 
     # nothing on stderr (and no error) from the kit in any cell autograde ran
     for learner in ("strong", "naive"):
