@@ -4,7 +4,6 @@ nbgrader course with the mock model."""
 from __future__ import annotations
 
 import importlib.util
-import shutil
 from pathlib import Path
 
 import pytest
@@ -29,14 +28,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def course(generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    from promptatelier.config import reload_settings
-
-    root = tmp_path / "course"
-    shutil.copytree(generated, root)
-    monkeypatch.setenv("ATELIER_GRADERS", str(cc.HERE / "graders"))
-    monkeypatch.setenv("PATH", cc.env()["PATH"])
-    reload_settings()
-    return root
+    return cc.working_copy(generated, tmp_path / "course", monkeypatch)
 
 
 def test_grade_prints_scores_and_flags(course: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -48,6 +48,17 @@ def build_course(dest: Path) -> Path:
     return dest
 
 
+def working_copy(generated: Path, dest: Path, monkeypatch: Any) -> Path:
+    """A private copy of a generated course, with the kit pointed at the test course's specs."""
+    from promptatelier.config import reload_settings
+
+    shutil.copytree(generated, dest)
+    monkeypatch.setenv("ATELIER_GRADERS", str(HERE / "graders"))
+    monkeypatch.setenv("PATH", env()["PATH"])
+    reload_settings()
+    return dest
+
+
 def submit(root: Path, student: str, answers: dict[str, str], *, extra_cell: str | None = None,
            edited_test: str | None = None, edited_test_source: str | None = None) -> Path:
     """Write `student`'s submission: the released notebook with these answer cells' sources."""
