@@ -134,6 +134,8 @@ def test_no_answer_leak_criterion():
 def test_criterion_args_are_checked():
     with pytest.raises(ValueError, match="unknown argument"):
         get_criterion("contains").check_args({"txt": "a"})
+    with pytest.raises(ValueError, match="unknown argument"):  # `mode` means nothing when every text is forbidden
+        get_criterion("not_contains").check_args({"text": ["a", "b"], "mode": "any"})
     with pytest.raises(ValueError, match="missing"):
         get_criterion("regex").check_args({})
     with pytest.raises(ValueError, match="regular expression"):

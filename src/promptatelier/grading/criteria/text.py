@@ -46,8 +46,9 @@ def contains(output: str, case: Any, spec: Any, *, text: str | list[str], mode: 
 
 
 @criterion("not_contains", label=("Does not mention {text}", "Ne mentionne pas {text}"), validate=_check_texts)
-def not_contains(output: str, case: Any, spec: Any, *, text: str | list[str], mode: str = "all",
-                 ignore_case: bool = True, ignore_accents: bool = True) -> Score:
+def not_contains(output: str, case: Any, spec: Any, *, text: str | list[str], ignore_case: bool = True,
+                 ignore_accents: bool = True) -> Score:
+    """The output contains none of the texts (any one of them fails it)."""
     hay = fold(output, ignore_case=ignore_case, ignore_accents=ignore_accents)
     found = [t for t in as_list(text) if fold(t, ignore_case=ignore_case, ignore_accents=ignore_accents) in hay]
     if found:
