@@ -19,13 +19,21 @@ class AtelierError(Exception):
     """Base of every error the kit raises on purpose.
 
     `problem` says what went wrong, `fix` how to put it right; str() joins them so that a
-    traceback, a CLI message and a widget all show the same two sentences.
+    traceback, a CLI message and a widget all show the same two sentences. Errors a learner
+    meets may carry the French of both (`fr`), which `localised` returns in a French course.
     """
 
-    def __init__(self, problem: str, fix: str = "") -> None:
+    def __init__(self, problem: str, fix: str = "", *, fr: tuple[str, str] | None = None) -> None:
         self.problem = problem
         self.fix = fix
+        self.fr = fr
         super().__init__(f"{problem}\n  Fix: {fix}" if fix else problem)
+
+    def localised(self, lang: str | None) -> tuple[str, str]:
+        """(problem, fix) in the language asked for, English when there is no translation."""
+        if lang == "fr" and self.fr:
+            return self.fr
+        return self.problem, self.fix
 
 
 class ConfigError(AtelierError):

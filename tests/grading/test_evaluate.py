@@ -69,23 +69,28 @@ def test_visible_only_for_check(mock_backend):
 
 
 @pytest.mark.parametrize(
-    "value, reason",
+    "value, reason, reason_fr",
     [
-        ("", "Not answered yet"),
-        ("# YOUR CODE HERE\nraise NotImplementedError()", "Not answered yet"),
-        ("\n   VOTRE PROMPT ICI\n", "Not answered yet"),
-        (42, "must be a text"),
-        ({"system": "x"}, "must be a text"),
-        ("Classify this review.", "never uses {review}"),
-        ("{review} " + "x" * 7000, "too long"),
+        ("", "Not answered yet", "Pas encore de réponse"),
+        ("# YOUR CODE HERE\nraise NotImplementedError()", "Not answered yet", "Pas encore de réponse"),
+        ("\n   VOTRE PROMPT ICI\n", "Not answered yet", "Pas encore de réponse"),
+        (42, "must be a text", "doit être un texte"),
+        ({"system": "x"}, "must be a text", "doit être un texte"),
+        ("Classify this review.", "never uses {review}", "n'utilise jamais {review}"),
+        ("{review} " + "x" * 7000, "too long", "trop longue"),
     ],
 )
-def test_invalid_submissions_score_zero(mock_backend, value, reason):
+def test_invalid_submissions_score_zero(mock_backend, value, reason, reason_fr):
     ev = evaluate("t01.sentiment", value, model="mock")
     assert ev.status == "invalid" and ev.points == 0.0
     assert reason in ev.message("en")
-    assert ev.message("fr") and ev.message("fr") != ev.message("en")
+    assert reason_fr in ev.message("fr") and reason not in ev.message("fr")
     assert mock_backend.calls == []
+
+
+def test_invalid_messages_are_explained_in_french(mock_backend):
+    bad = evaluate("t01.fewshot", [{"role": "user", "content": "{word}"}, {"role": "assistant", "content": "ok"}], model="mock")
+    assert "dernier message" in bad.message("fr") and "last message" not in bad.message("fr")
 
 
 def test_stub_lines_are_removed_before_the_model_sees_the_prompt(mock_backend):

@@ -207,7 +207,7 @@ def _finish(plan: _Plan, model: str, judge: str) -> Evaluation:
                 judge_model=judge, title=spec.title, hints=spec.hints,
                 cases_run={"visible": sum(not c.hidden for c in plan.cases), "hidden": sum(c.hidden for c in plan.cases)})
     if plan.invalid is not None:
-        return Evaluation(status="invalid", points=0.0, notes=[(f"{plan.invalid.problem} {plan.invalid.fix}", _fr_invalid(plan.invalid))], **base)
+        return Evaluation(status="invalid", points=0.0, notes=[(" ".join(plan.invalid.localised("en")), " ".join(plan.invalid.localised("fr")))], **base)
     if plan.outage:
         return Evaluation(
             status="not_graded", points=None, flags=[f"not graded: model outage ({plan.outage})"],
@@ -262,15 +262,3 @@ def _finish(plan: _Plan, model: str, judge: str) -> Evaluation:
     if any(r.gate and r.score is not None and r.score < 0.999 for r in results):
         notes.append(("A required criterion failed, so the score is 0.", "Un critère obligatoire a échoué : la note est 0."))
     return Evaluation(status="graded", points=points, criteria=results, flags=flags, notes=notes, outputs=outputs, **base)
-
-
-def _fr_invalid(error: SubmissionError) -> str:
-    """French for the usual submission problems (the English text stays the reference)."""
-    problem = error.problem
-    if problem.startswith("Not answered yet"):
-        return "Pas encore de réponse : la cellule contient encore le texte à remplacer. Écrivez votre prompt, exécutez la cellule, puis la cellule de vérification."
-    if problem.startswith("The answer is too long"):
-        return "La réponse est trop longue. " + problem.split(":", 1)[1].strip() + " Raccourcissez le prompt."
-    if problem.startswith("The template never uses"):
-        return "Le modèle de prompt n'utilise pas tous les champs : " + problem[len("The template never uses "):] + " Placez chaque champ là où doivent aller les données."
-    return f"Réponse inutilisable : {problem} {error.fix}"

@@ -94,8 +94,8 @@ class Submission:
         return [{"role": r, "content": t} for r, t in self.parts]
 
 
-def _invalid(problem: str, fix: str) -> SubmissionError:
-    return SubmissionError(problem, fix)
+def _invalid(problem: str, fix: str, problem_fr: str, fix_fr: str) -> SubmissionError:
+    return SubmissionError(problem, fix, fr=(problem_fr, fix_fr))
 
 
 def normalise(spec: ExerciseSpec, value: Any) -> Submission:
@@ -108,6 +108,8 @@ def normalise(spec: ExerciseSpec, value: Any) -> Submission:
             raise _invalid(
                 f"The answer must be a text (a Python string), not {type(value).__name__}.",
                 f'Write your prompt between triple quotes: {spec.variable} = """..."""',
+                f"La réponse doit être un texte (une chaîne Python), pas {type(value).__name__}.",
+                f'Écrivez votre prompt entre triples guillemets : {spec.variable} = """..."""',
             )
         parts = [("user", _strip_stub(value))]
     elif kind == "system_template":
@@ -115,6 +117,8 @@ def normalise(spec: ExerciseSpec, value: Any) -> Submission:
             raise _invalid(
                 "The answer must be a dict with two texts, 'system' and 'user'.",
                 f'Write {spec.variable} = {{"system": """...""", "user": """... {{placeholder}} ..."""}}',
+                "La réponse doit être un dictionnaire de deux textes, 'system' et 'user'.",
+                f'Écrivez {spec.variable} = {{"system": """...""", "user": """... {{champ}} ..."""}}',
             )
         parts = [("system", _strip_stub(value["system"])), ("user", _strip_stub(value["user"]))]
     else:
@@ -124,30 +128,41 @@ def normalise(spec: ExerciseSpec, value: Any) -> Submission:
             raise _invalid(
                 "The answer must be a list of messages, each a dict with 'role' and 'content' texts.",
                 f'Write {spec.variable} = [{{"role": "system", "content": "..."}}, {{"role": "user", "content": "..."}}]',
+                "La réponse doit être une liste de messages, chacun un dictionnaire avec les textes 'role' et 'content'.",
+                f'Écrivez {spec.variable} = [{{"role": "system", "content": "..."}}, {{"role": "user", "content": "..."}}]',
             )
         roles = [m["role"] for m in value]
         bad = [r for r in roles if r not in ("system", "user", "assistant")]
         if bad:
-            raise _invalid(f"Unknown message role(s): {bad}.", "Use only 'system', 'user' and 'assistant'.")
+            raise _invalid(f"Unknown message role(s): {bad}.", "Use only 'system', 'user' and 'assistant'.",
+                           f"Rôle(s) de message inconnu(s) : {bad}.", "N'utilisez que 'system', 'user' et 'assistant'.")
         if "system" in roles[1:]:
-            raise _invalid("A system message may only come first.", "Move the system message to the start of the list.")
+            raise _invalid("A system message may only come first.", "Move the system message to the start of the list.",
+                           "Un message system ne peut venir qu'en premier.", "Placez le message system en tête de la liste.")
         if roles[-1] != "user":
-            raise _invalid("The last message must be the user's.", "End the list with a {'role': 'user', ...} message.")
+            raise _invalid("The last message must be the user's.", "End the list with a {'role': 'user', ...} message.",
+                           "Le dernier message doit être celui de l'utilisateur.",
+                           "Terminez la liste par un message {'role': 'user', ...}.")
         parts = [(m["role"], _strip_stub(m["content"])) for m in value]
     if not any(text for _, text in parts):
         raise _invalid(
             "Not answered yet: the answer is empty or still the notebook's placeholder.",
-            f"Replace the placeholder in the answer cell with your prompt, run the cell, then run the check cell.",
+            "Replace the placeholder in the answer cell with your prompt, run the cell, then run the check cell.",
+            "Pas encore de réponse : la réponse est vide, ou c'est encore le texte à remplacer du notebook.",
+            "Remplacez ce texte par votre prompt dans la cellule de réponse, exécutez-la, puis la cellule de vérification.",
         )
     empty = [role for role, text in parts if not text]
     if empty:
-        raise _invalid(f"A part of the answer is empty ({', '.join(empty)}).", "Write every part of the answer.")
+        raise _invalid(f"A part of the answer is empty ({', '.join(empty)}).", "Write every part of the answer.",
+                       f"Une partie de la réponse est vide ({', '.join(empty)}).", "Remplissez chaque partie de la réponse.")
     sub = Submission(kind, tuple(parts))
     length = sum(len(t) for t in sub.texts())
     if length > spec.max_chars:
         raise _invalid(
             f"The answer is too long: {length} characters, the limit is {spec.max_chars}.",
             "Shorten the prompt: say what matters once, clearly.",
+            f"La réponse est trop longue : {length} caractères, la limite est {spec.max_chars}.",
+            "Raccourcissez le prompt : dites une fois, clairement, ce qui compte.",
         )
     if kind in ("template", "system_template", "messages") and spec.placeholders:
         used = set(sub.placeholders())
@@ -156,6 +171,8 @@ def normalise(spec: ExerciseSpec, value: Any) -> Submission:
             raise _invalid(
                 f"The template never uses {', '.join('{' + p + '}' for p in missing)}, so the model never sees the data.",
                 "Put each placeholder where the data should go, e.g. <review>{review}</review>.",
+                f"Le modèle de prompt n'utilise jamais {', '.join('{' + p + '}' for p in missing)} : le modèle ne voit donc pas les données.",
+                "Placez chaque champ là où doivent aller les données, par ex. <avis>{review}</avis>.",
             )
     return sub
 

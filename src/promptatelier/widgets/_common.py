@@ -21,7 +21,7 @@ from ..errors import (
     SubmissionError,
     UnsupportedFeatureError,
 )
-from ._i18n import t
+from ._i18n import language, t
 
 __all__ = ["error_parts", "error_html", "error_text", "BackgroundRun", "AtelierWidget", "button", "esc", "notify_ledger"]
 
@@ -46,8 +46,8 @@ def error_parts(exc: BaseException, lang: str | None = None) -> tuple[str, str, 
     """(heading, what went wrong, how to fix it) for an error, without a traceback."""
     for kind, key in _HEADINGS:
         if isinstance(exc, kind):
-            problem = getattr(exc, "problem", str(exc))
-            return t(key, lang), problem, getattr(exc, "fix", "")
+            problem, fix = exc.localised(language(lang)) if isinstance(exc, AtelierError) else (str(exc), "")
+            return t(key, lang), problem, fix
     return t("error_unexpected", lang), f"{type(exc).__name__}: {exc}", ""
 
 

@@ -174,6 +174,8 @@ class ExerciseCheck(AtelierWidget):
                 raise SubmissionError(
                     f"The messages are not valid JSON: {exc}.",
                     'Write a list such as [{"role": "user", "content": "..."}].',
+                    fr=(f"Les messages ne sont pas du JSON valide : {exc}.",
+                        'Écrivez une liste comme [{"role": "user", "content": "..."}].'),
                 ) from None
         return self.editors["prompt"].value
 
