@@ -19,7 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "atelier.toml, else the current directory)")
 
 
-def _root(explicit: Path | None) -> Path:
+def project_root(explicit: Path | None) -> Path:
+    """The project root: --root, else the folder of atelier.toml, else the current directory."""
     from ..config import settings
 
     root = explicit or settings().course_root or Path.cwd()
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..course import build, check
 
-    root = _root(args.root)
+    root = project_root(args.root)
     if args.check:
         problems = check(root)
         if problems:

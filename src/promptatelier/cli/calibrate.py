@@ -20,6 +20,14 @@ def run(args: argparse.Namespace) -> int:
 
     ids = args.exercises or list_exercises(args.graders)
     specs = [load_spec(i, args.graders) for i in ids]
+    released = [s.id for s in specs if s.released]
+    if released:
+        from ..errors import SpecError
+
+        raise SpecError(
+            f"{', '.join(released)} come from a learners' copy (`atelier release`): no reference, baseline or hidden cases.",
+            "Calibrate in the course repository, whose graders/ holds the full specs.",
+        )
     skipped = [s.id for s in specs if s.capable_model and not args.include_capable]
     specs = [s for s in specs if s.id not in skipped]
     items = [(s, s.reference) for s in specs] + [(s, s.baseline) for s in specs]

@@ -29,6 +29,7 @@ class _Plan:
     spec: ExerciseSpec
     submission: Submission | None
     cases: list[Case]
+    all_cases: bool = True  # grading (visible and hidden), not a learner's check (visible only)
     outputs: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     outage: str | None = None
@@ -124,8 +125,8 @@ def _plan(spec_or_id: Any, value: Any, cases: str) -> _Plan:
     try:
         submission = normalise(spec, value)
     except SubmissionError as exc:
-        return _Plan(spec, None, chosen, invalid=exc)
-    return _Plan(spec, submission, chosen)
+        return _Plan(spec, None, chosen, cases == "all", invalid=exc)
+    return _Plan(spec, submission, chosen, cases == "all")
 
 
 def _record(plan: _Plan, case: Case, result: Completion | Exception) -> None:
@@ -242,6 +243,11 @@ def _finish(plan: _Plan, model: str, judge: str) -> Evaluation:
                 per_case[case.name].append((crit.describe(cspec.args, "en"), s.value, s.explanation, s.text("fr")))
         results.append(aggregate(spec, cspec, scores))
     notes: list[tuple[str, str]] = []
+    if spec.released and plan.all_cases:
+        notes.append(("This copy of the course has no hidden cases, so this score counts the visible cases only; "
+                      "your instructor's grading adds hidden ones.",
+                      "Cette copie du cours n'a pas les cas cachés : cette note ne compte que les cas visibles ; "
+                      "la correction de votre formateur en ajoute d'autres."))
     if any(r.family == "judge" and r.score is None for r in results):
         reason = judge_mod.judge_unavailable_reason(judge)
         notes.append(reason or ("Some judge criteria could not be scored; the score uses the other criteria.",

@@ -38,7 +38,7 @@ PLACEHOLDER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TOP_KEYS = {
     "id", "title", "instructions", "points", "kind", "placeholders", "variable", "pass_threshold",
     "hints", "model", "cases", "hidden", "criteria", "reference", "baseline", "capable_model",
-    "max_chars", "tags",
+    "max_chars", "tags", "released",
 }
 _CRITERION_KEYS = {"use", "weight", "hint", "gate", "label"}
 _MODEL_KEYS = {"temperature", "max_tokens", "json_schema", "json_schema_file", "stop", "seed"}
@@ -107,6 +107,8 @@ class ExerciseSpec:
     max_chars: int = 6000
     tags: tuple[str, ...] = ()
     path: Path | None = None
+    # a learner's copy made by `atelier release`: no hidden cases, no reference, no baseline
+    released: bool = False
 
     @property
     def module(self) -> str:
@@ -114,7 +116,7 @@ class ExerciseSpec:
 
     def hidden_cases(self) -> tuple[Case, ...]:
         """The hidden cases, read from disk now (grading only; never shown to learners)."""
-        if self.path is None:
+        if self.path is None or self.released:
             return ()
         sibling = self.path.with_name(f"{self.path.stem}.hidden.toml")
         stamps = tuple(p.stat().st_mtime_ns if p.is_file() else 0 for p in (self.path, sibling))
@@ -403,8 +405,16 @@ def _load_cached(path_str: str, stamp: int) -> ExerciseSpec:
     cases = _parse_cases(chk, data.get("cases"), "cases", False, placeholders)
     if not cases:
         raise chk.fail("cases", "there is no visible case.", "Add at least one [[cases]] table so learners can check their work.")
-    reference = _check_submission_shape(chk, kind, data.get("reference"), "reference")
-    baseline = _check_submission_shape(chk, kind, data.get("baseline"), "baseline")
+    released = data.get("released", False)
+    if not isinstance(released, bool):
+        raise chk.fail("released", "must be true or false.", "Leave it out: `atelier release` writes it in learners' copies.")
+    if released and "hidden" in data:
+        raise chk.fail("hidden", "a released spec must not hold hidden cases.", "Make learners' copies with `atelier release`.")
+    if released:
+        reference = baseline = None  # learners' copies keep neither: the reference is a solution
+    else:
+        reference = _check_submission_shape(chk, kind, data.get("reference"), "reference")
+        baseline = _check_submission_shape(chk, kind, data.get("baseline"), "baseline")
     max_chars = int(chk.number(data, "max_chars", 6000, 50, None))
     capable = data.get("capable_model", False)
     if not isinstance(capable, bool):
@@ -431,6 +441,7 @@ def _load_cached(path_str: str, stamp: int) -> ExerciseSpec:
         max_chars=max_chars,
         tags=tuple(tags),
         path=path,
+        released=released,
     )
     if spec.points <= 0:
         raise chk.fail("points", "must be more than 0.", "Write points = 2 (the test cell's points).")
