@@ -22,7 +22,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from dotenv import dotenv_values
 
 from .errors import ConfigError
 
@@ -140,6 +139,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _dotenv(course_file: Path | None) -> dict[str, str]:
+    from dotenv import dotenv_values  # here, not at the top: `import promptatelier` stays quick
+
     values: dict[str, str] = {}
     places = [Path.cwd() / ".env"]
     if course_file is not None:

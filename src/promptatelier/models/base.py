@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field, replace
@@ -167,6 +166,8 @@ class Backend:
 
     async def acomplete(self, request: ChatRequest) -> Completion:
         """Async form; the default runs `complete` in a worker thread."""
+        import asyncio  # here, not at the top: `import promptatelier` stays quick
+
         return await asyncio.to_thread(self.complete, request)
 
     def check(self) -> str:

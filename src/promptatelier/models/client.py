@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -113,6 +112,8 @@ class _RateLimiter:
     """At most `per_minute` request starts per minute, spaced evenly (0 means no limit)."""
 
     def __init__(self, per_minute: int) -> None:
+        import asyncio  # here, not at the top: `import promptatelier` stays quick
+
         self.interval = 60.0 / per_minute if per_minute > 0 else 0.0
         self._next = 0.0
         self._lock = asyncio.Lock()
@@ -125,6 +126,8 @@ class _RateLimiter:
             start = max(now, self._next)
             self._next = start + self.interval
         if start > now:
+            import asyncio
+
             await asyncio.sleep(start - now)
 
 
@@ -182,6 +185,8 @@ async def _complete_all(
     show: bool,
     tag: str | None,
 ) -> BatchResult:
+    import asyncio
+
     results = BatchResult([None] * len(items))
     started = time.perf_counter()
     semaphore = asyncio.Semaphore(limit)
@@ -237,6 +242,8 @@ async def _complete_all(
 
 def _run_sync(coro: Any) -> Any:
     """Run a coroutine to completion, also from inside a running loop (Jupyter's kernel)."""
+    import asyncio
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:
