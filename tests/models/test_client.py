@@ -313,7 +313,7 @@ def test_parse_and_shared_instances_and_registration() -> None:
 def test_import_promptatelier_loads_no_sdk() -> None:
     code = (
         "import sys, promptatelier, promptatelier.models\n"
-        "heavy = [m for m in ('openai', 'anthropic', 'llama_cpp', 'httpx2', 'pandas', 'matplotlib', 'nbformat')"
+        "heavy = [m for m in ('openai', 'anthropic', 'llama_cpp', 'httpx2', 'pandas', 'matplotlib', 'nbformat', 'asyncio', 'dotenv')"
         " if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )
