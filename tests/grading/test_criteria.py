@@ -142,3 +142,10 @@ def test_criterion_args_are_checked():
         get_criterion("regex").check_args({"pattern": "("})
     with pytest.raises(ValueError, match="labels"):
         get_criterion("label_only").check_args({"labels": ["one"]})
+
+
+def test_french_labels_speak_french_about_argument_values():
+    length = get_criterion("length")
+    assert length.describe({"unit": "words", "max": 40}, "fr") == "Longueur en mots dans les limites"
+    assert length.describe({"unit": "sentences"}, "en") == "Length in sentences within limits"
+    assert length.describe({}, "fr") == "Longueur en mots dans les limites"  # the default unit too

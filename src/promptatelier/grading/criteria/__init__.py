@@ -42,10 +42,14 @@ class Criterion:
     # checks arguments at spec load time; raises ValueError with a readable message
     validate: Callable[[dict[str, Any]], None] | None = None
     defaults: dict[str, Any] = field(default_factory=dict)
+    # French words for argument values the French label shows, e.g. {"unit": {"words": "mots"}}
+    fr_values: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def describe(self, args: dict[str, Any], lang: str) -> str:
         template = self.label[1] if lang == "fr" else self.label[0]
         values = {**self.defaults, **args}
+        if lang == "fr":
+            values = {k: self.fr_values.get(k, {}).get(v, v) if isinstance(v, str) else v for k, v in values.items()}
         try:
             return template.format(**values)
         except (KeyError, IndexError, ValueError):
@@ -80,6 +84,7 @@ def criterion(
     needs_expected: bool = False,
     gate: bool = False,
     validate: Callable[[dict[str, Any]], None] | None = None,
+    fr_values: dict[str, dict[str, str]] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register `fn` under `name` (a later registration with the same name replaces it)."""
     if family not in FAMILIES:
@@ -92,7 +97,7 @@ def criterion(
             if p.kind == inspect.Parameter.KEYWORD_ONLY and p.default is not inspect.Parameter.empty
         }
         _registry[name] = Criterion(
-            name, family, fn, label or (name, name), needs_expected, gate, validate, defaults
+            name, family, fn, label or (name, name), needs_expected, gate, validate, defaults, fr_values or {}
         )
         return fn
 

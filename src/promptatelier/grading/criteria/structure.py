@@ -139,7 +139,8 @@ def _check_length(args: dict[str, Any]) -> None:
 _UNIT_FR = {"words": "mots", "sentences": "phrases", "characters": "caractères", "lines": "lignes"}
 
 
-@criterion("length", label=("Length in {unit} within limits", "Longueur en {unit} dans les limites"), validate=_check_length)
+@criterion("length", label=("Length in {unit} within limits", "Longueur en {unit} dans les limites"), validate=_check_length,
+           fr_values={"unit": _UNIT_FR})
 def length(output: str, case: Any, spec: Any, *, unit: str = "words", min: int | None = None, max: int | None = None) -> Score:  # noqa: A002
     n = count(output, unit)
     low = min if min is not None else 0
