@@ -167,3 +167,23 @@ def test_atelier_release_command_one_language(tmp_path: Path) -> None:
     again = subprocess.run([sys.executable, "-m", "promptatelier.cli", "release", str(dest), "--root", str(ROOT)],
                            capture_output=True, text=True)
     assert again.returncode != 0 and "--force" in again.stderr
+
+
+def test_a_reference_split_over_string_literals_is_still_found(tiny_course: Path, tmp_path: Path) -> None:
+    first = "Answer yes or no about the text between the tags below, in lower case."
+    second = "Write the single word and nothing else, no full stop: <t>{text}</t>"
+    spec = tiny_course / "graders" / "m09" / "labels.toml"
+    spec.write_text(spec.read_text().replace('reference = "Label {text}"', f'reference = """{first}\n{second}"""'))
+
+    def notebook(code: str) -> None:
+        cells = [{"cell_type": "code", "metadata": {}, "source": code, "outputs": [], "execution_count": None}]
+        for lang in ("en", "fr"):
+            folder = tiny_course / "notebooks" / lang
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "09_tiny.ipynb").write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+
+    notebook(f'complete(\n    "{first}\\n"\n    "{second}"\n)')  # the whole reference, in two literals
+    with pytest.raises(ReleaseError, match="holds the reference solution of m09.labels"):
+        release(tiny_course, tmp_path / "out")
+    notebook(f'complete("{first}\\n<t>a text</t>")')  # one shared line is a technique, not the answer
+    release(tiny_course, tmp_path / "out")

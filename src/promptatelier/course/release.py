@@ -39,8 +39,14 @@ class ReleaseError(AtelierError):
 
 @dataclass(frozen=True)
 class Secret:
-    text: str
+    """Texts that together reveal something: found when at least `need` of them are in a file."""
+
+    texts: tuple[str, ...]
     what: str  # e.g. "a hidden input of m01.review_label" (never the text itself)
+    need: int = 1
+
+    def found_in(self, text: str) -> bool:
+        return sum(t in text for t in self.texts) >= self.need
 
 
 def _strings(value: Any) -> list[str]:
@@ -63,12 +69,17 @@ def _secrets(graders: Path) -> list[Secret]:
         public = " ".join(_strings([spec.instructions, spec.hints, [c.vars for c in spec.cases],
                                     [c.expected for c in spec.cases]]))
         for case in spec.hidden_cases():
-            secrets += [Secret(v, f"a hidden input of {spec.id}") for v in _strings(case.vars) if len(v.strip()) >= MIN_INPUT_CHARS]
-            secrets += [Secret(v, f"a hidden answer of {spec.id}") for v in _strings(case.expected) if len(v.strip()) >= MIN_ANSWER_CHARS]
-        for part in _strings(spec.reference):
-            # a reference line the instructions themselves show (a format example) is not a solution
-            if len(part.strip()) >= MIN_REFERENCE_CHARS and part.strip() not in public:
-                secrets.append(Secret(part.strip(), f"the reference solution of {spec.id}"))
+            secrets += [Secret((v,), f"a hidden input of {spec.id}") for v in _strings(case.vars) if len(v.strip()) >= MIN_INPUT_CHARS]
+            secrets += [Secret((v,), f"a hidden answer of {spec.id}") for v in _strings(case.expected) if len(v.strip()) >= MIN_ANSWER_CHARS]
+        # the reference line by line (a notebook may split it over several string literals): most
+        # of its long lines together give it away; a line the instructions show (a format
+        # example) is not a solution, and one shared phrase alone is a technique, not the answer
+        lines = tuple(dict.fromkeys(
+            line.strip() for part in _strings(spec.reference) for line in part.splitlines()
+            if len(line.strip()) >= MIN_REFERENCE_CHARS and line.strip() not in public
+        ))
+        if lines:
+            secrets.append(Secret(lines, f"the reference solution of {spec.id}", need=len(lines) // 2 + 1))
     return secrets
 
 
@@ -90,7 +101,7 @@ def find_leaks(folder: Path, secrets: list[Secret]) -> list[str]:
                 problems.append(f"{rel}: holds nbgrader's marker {marker!r}")
         seen: set[str] = set()
         for secret in secrets:
-            if secret.what not in seen and secret.text in text:
+            if secret.what not in seen and secret.found_in(text):
                 seen.add(secret.what)
                 problems.append(f"{rel}: holds {secret.what}")
     return problems
