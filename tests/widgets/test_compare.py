@@ -91,3 +91,20 @@ def test_progress_and_stop_between_batches(mock: MockBackend, monkeypatch: pytes
 def test_french_labels(mock: MockBackend) -> None:
     c = go(Compare("dis {word}", models="mock", cases=CASES, lang="fr", criteria=[lambda o, c: 1]))
     assert "Cas 1" in c.table.value and "Gagnant" in c.table.value and c.run_button.description == "Lancer"
+
+
+def test_system_prompts_and_few_shot_turns_without_an_exercise(mock: MockBackend) -> None:
+    zero_shot = {"system": "Antonyms.", "user": "{word}"}
+    few_shot = [{"role": "system", "content": "Antonyms."},
+                {"role": "user", "content": "hot"}, {"role": "assistant", "content": "cold"},
+                {"role": "user", "content": "{word}"}]
+    c = go(Compare([zero_shot, few_shot], models="mock", cases=CASES))
+    assert not c.error, c.table.value
+    first, _, third, _ = mock.calls
+    assert first.system == "Antonyms." and [m.content for m in first.messages] == ["hi"]
+    assert third.system == "Antonyms." and [(m.role, m.content) for m in third.messages] == [
+        ("user", "hot"), ("assistant", "cold"), ("user", "hi")]
+    assert c.prompts == [zero_shot, few_shot]  # the fields show JSON and read back as the same prompts
+    missing = Compare([[{"role": "user", "content": "{wrod}"}]], models="mock", cases=CASES)
+    missing.run_button.click()
+    assert "{wrod}" in missing.table.value and len(mock.calls) == 4

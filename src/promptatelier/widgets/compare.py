@@ -26,6 +26,17 @@ _PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
 Scorer = Callable[[str, dict[str, Any]], Any]
 
 
+def _texts(prompt: Any) -> list[str]:
+    """The template texts inside a prompt: a string, a system/user dict or a list of messages."""
+    if isinstance(prompt, str):
+        return [prompt]
+    if isinstance(prompt, dict):
+        return [v for v in prompt.values() if isinstance(v, str)]
+    if isinstance(prompt, list):
+        return [m["content"] for m in prompt if isinstance(m, dict) and isinstance(m.get("content"), str)]
+    return []
+
+
 def fill_template(template: str, values: dict[str, Any]) -> str:
     """Fill `{name}` placeholders (the grading engine's rule: `{{x}}` and JSON braces stay)."""
     return _PLACEHOLDER.sub(lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0), template)
@@ -131,7 +142,7 @@ class Compare(AtelierWidget):
         out = []
         for field in self.prompt_fields:
             text = field.value
-            if text.lstrip().startswith(("{", "[")) and self.spec is not None and self.spec.kind != "template":
+            if text.lstrip().startswith(("{", "[")) and (self.spec is None or self.spec.kind != "template"):
                 import json
 
                 try:
@@ -161,10 +172,17 @@ class Compare(AtelierWidget):
             variables = {k: str(v) for k, v in case.items() if k != "expected"}
             request = render_request(self.spec, normalise(self.spec, prompt), Case("compare", variables, case.get("expected")))
             return request.with_(temperature=self.temperature, max_tokens=self.max_tokens, seed=self.seed)
+        params = dict(temperature=self.temperature, max_tokens=self.max_tokens, seed=self.seed)
+        if isinstance(prompt, dict) and set(prompt) == {"system", "user"}:  # a system prompt and a user template
+            return ChatRequest.from_prompt(fill_template(prompt["user"], case),
+                                           system=fill_template(prompt["system"], case), **params)
+        if isinstance(prompt, list) and prompt and all(
+                isinstance(m, dict) and set(m) == {"role", "content"} for m in prompt):  # messages (few-shot turns)
+            return ChatRequest.from_prompt(
+                [{"role": m["role"], "content": fill_template(m["content"], case)} for m in prompt], **params)
         if not isinstance(prompt, str) or not prompt.strip():
             raise AtelierError(self.tr("empty_prompt"), self.tr("empty_prompt_fix"))
-        return ChatRequest.from_prompt(fill_template(prompt, case), system=self.system.strip() or None,
-                                       temperature=self.temperature, max_tokens=self.max_tokens, seed=self.seed)
+        return ChatRequest.from_prompt(fill_template(prompt, case), system=self.system.strip() or None, **params)
 
     def _plan(self) -> list[tuple[Cell, ChatRequest]]:
         if not self.prompt_fields or not self.models.value:
@@ -174,9 +192,10 @@ class Compare(AtelierWidget):
         plan = []
         prompts = self.prompts
         for column, (p, model) in enumerate(self.columns):
-            if isinstance(prompts[p], str) and self.spec is None:
+            if self.spec is None:
+                names = [name for text in _texts(prompts[p]) for name in placeholders(text)]
                 for n, case in enumerate(self.cases):
-                    missing = [name for name in placeholders(prompts[p]) if name not in case]
+                    missing = [name for name in names if name not in case]
                     if missing:
                         raise AtelierError(self.tr("missing_variable", name=missing[0], n=n + 1),
                                            self.tr("missing_variable_fix", name=missing[0]))
