@@ -12,20 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from promptatelier.course.release import ReleaseError, release
+from promptatelier.course.release import ReleaseError, release, texts_of
 from promptatelier.grading import evaluate, list_exercises, load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _strings(value) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings(v)]
-    if isinstance(value, (list, tuple)):
-        return [s for v in value for s in _strings(v)]
-    return []
 
 
 def _all_text(folder: Path) -> str:
@@ -61,11 +51,11 @@ def test_no_hidden_case_or_reference_solution_reaches_the_copy(bundle: Path) -> 
     for exercise in list_exercises(ROOT / "graders"):
         spec = load_spec(exercise, ROOT / "graders")
         for case in spec.hidden_cases():
-            for value in _strings(case.vars):
+            for value in texts_of(case.vars):
                 if len(value) >= 24:
                     assert value not in text, f"a hidden input of {exercise} is in the learners' copy"
                     checked += 1
-        system_or_template = max(_strings(spec.reference), key=len).strip()
+        system_or_template = max(texts_of(spec.reference), key=len).strip()
         assert system_or_template not in text, f"the reference of {exercise} is in the learners' copy"
     assert checked > 20  # the course's hidden inputs were really looked for
 

@@ -20,7 +20,7 @@ from typing import Any
 from ..errors import AtelierError
 from .sources import LANGUAGES
 
-__all__ = ["ReleaseError", "release", "find_leaks"]
+__all__ = ["ReleaseError", "release", "find_leaks", "texts_of"]
 
 # what learners get besides notebooks/ and graders/: the kit and how to start it
 KIT_FILES = ("pyproject.toml", "atelier.toml", ".gitignore", "LICENSE", "scripts/setup", "scripts/start")
@@ -49,13 +49,14 @@ class Secret:
         return sum(t in text for t in self.texts) >= self.need
 
 
-def _strings(value: Any) -> list[str]:
+def texts_of(value: Any) -> list[str]:
+    """Every string inside a spec value (a text, a dict of texts, a list of messages...)."""
     if isinstance(value, str):
         return [value]
     if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings(v)]
+        return [s for v in value.values() for s in texts_of(v)]
     if isinstance(value, (list, tuple)):
-        return [s for v in value for s in _strings(v)]
+        return [s for v in value for s in texts_of(v)]
     return []
 
 
@@ -66,16 +67,16 @@ def _secrets(graders: Path) -> list[Secret]:
     secrets: list[Secret] = []
     for exercise in list_exercises(graders):
         spec = load_spec(exercise, graders)
-        public = " ".join(_strings([spec.instructions, spec.hints, [c.vars for c in spec.cases],
+        public = " ".join(texts_of([spec.instructions, spec.hints, [c.vars for c in spec.cases],
                                     [c.expected for c in spec.cases]]))
         for case in spec.hidden_cases():
-            secrets += [Secret((v,), f"a hidden input of {spec.id}") for v in _strings(case.vars) if len(v.strip()) >= MIN_INPUT_CHARS]
-            secrets += [Secret((v,), f"a hidden answer of {spec.id}") for v in _strings(case.expected) if len(v.strip()) >= MIN_ANSWER_CHARS]
+            secrets += [Secret((v,), f"a hidden input of {spec.id}") for v in texts_of(case.vars) if len(v.strip()) >= MIN_INPUT_CHARS]
+            secrets += [Secret((v,), f"a hidden answer of {spec.id}") for v in texts_of(case.expected) if len(v.strip()) >= MIN_ANSWER_CHARS]
         # the reference line by line (a notebook may split it over several string literals): most
         # of its long lines together give it away; a line the instructions show (a format
         # example) is not a solution, and one shared phrase alone is a technique, not the answer
         lines = tuple(dict.fromkeys(
-            line.strip() for part in _strings(spec.reference) for line in part.splitlines()
+            line.strip() for part in texts_of(spec.reference) for line in part.splitlines()
             if len(line.strip()) >= MIN_REFERENCE_CHARS and line.strip() not in public
         ))
         if lines:
