@@ -4,7 +4,6 @@ what a good answer is. Exportable as a pandas DataFrame."""
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,32 +17,25 @@ from ..models import ChatRequest, Completion, complete_many, get_backend
 from ._common import AtelierWidget, button, error_html, error_text, esc
 from .playground import model_options
 
-__all__ = ["Compare", "Cell", "fill_template"]
-
-_PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
+__all__ = ["Compare", "Cell"]
 
 # A criterion given directly: (output, case variables) -> a number in [0, 1], a bool, or a Score
 Scorer = Callable[[str, dict[str, Any]], Any]
 
 
-def _texts(prompt: Any) -> list[str]:
-    """The template texts inside a prompt: a string, a system/user dict or a list of messages."""
+def _as_submission(prompt: Any) -> Any:
+    """A prompt given without an exercise (a template, a system/user dict or a list of messages)
+    in the grading engine's form, which fills and renders it; None for any other shape."""
+    from ..grading.submission import Submission
+
     if isinstance(prompt, str):
-        return [prompt]
-    if isinstance(prompt, dict):
-        return [v for v in prompt.values() if isinstance(v, str)]
-    if isinstance(prompt, list):
-        return [m["content"] for m in prompt if isinstance(m, dict) and isinstance(m.get("content"), str)]
-    return []
-
-
-def fill_template(template: str, values: dict[str, Any]) -> str:
-    """Fill `{name}` placeholders (the grading engine's rule: `{{x}}` and JSON braces stay)."""
-    return _PLACEHOLDER.sub(lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0), template)
-
-
-def placeholders(template: str) -> list[str]:
-    return list(dict.fromkeys(_PLACEHOLDER.findall(template)))
+        return Submission("template", (("user", prompt),))
+    if isinstance(prompt, dict) and set(prompt) == {"system", "user"} and all(isinstance(v, str) for v in prompt.values()):
+        return Submission("system_template", (("system", prompt["system"]), ("user", prompt["user"])))
+    if isinstance(prompt, list) and prompt and all(
+            isinstance(m, dict) and set(m) == {"role", "content"} and isinstance(m["content"], str) for m in prompt):
+        return Submission("messages", tuple((m["role"], m["content"]) for m in prompt))
+    return None
 
 
 @dataclass
@@ -172,17 +164,16 @@ class Compare(AtelierWidget):
             variables = {k: str(v) for k, v in case.items() if k != "expected"}
             request = render_request(self.spec, normalise(self.spec, prompt), Case("compare", variables, case.get("expected")))
             return request.with_(temperature=self.temperature, max_tokens=self.max_tokens, seed=self.seed)
-        params = dict(temperature=self.temperature, max_tokens=self.max_tokens, seed=self.seed)
-        if isinstance(prompt, dict) and set(prompt) == {"system", "user"}:  # a system prompt and a user template
-            return ChatRequest.from_prompt(fill_template(prompt["user"], case),
-                                           system=fill_template(prompt["system"], case), **params)
-        if isinstance(prompt, list) and prompt and all(
-                isinstance(m, dict) and set(m) == {"role", "content"} for m in prompt):  # messages (few-shot turns)
-            return ChatRequest.from_prompt(
-                [{"role": m["role"], "content": fill_template(m["content"], case)} for m in prompt], **params)
-        if not isinstance(prompt, str) or not prompt.strip():
+        submission = _as_submission(prompt)
+        if submission is None or not any(text.strip() for text in submission.texts()):
             raise AtelierError(self.tr("empty_prompt"), self.tr("empty_prompt_fix"))
-        return ChatRequest.from_prompt(fill_template(prompt, case), system=self.system.strip() or None, **params)
+        from ..grading.spec import Case
+
+        system, messages = submission.render(Case("compare", {k: str(v) for k, v in case.items()}))
+        if submission.kind == "template":  # a bare template takes the widget's system prompt
+            system = self.system.strip() or None
+        return ChatRequest(messages=tuple(messages), system=system, temperature=self.temperature,
+                           max_tokens=self.max_tokens, seed=self.seed)
 
     def _plan(self) -> list[tuple[Cell, ChatRequest]]:
         if not self.prompt_fields or not self.models.value:
@@ -193,7 +184,8 @@ class Compare(AtelierWidget):
         prompts = self.prompts
         for column, (p, model) in enumerate(self.columns):
             if self.spec is None:
-                names = [name for text in _texts(prompts[p]) for name in placeholders(text)]
+                submission = _as_submission(prompts[p])
+                names = submission.placeholders() if submission is not None else []
                 for n, case in enumerate(self.cases):
                     missing = [name for name in names if name not in case]
                     if missing:
