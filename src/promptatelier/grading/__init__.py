@@ -9,14 +9,15 @@ from __future__ import annotations
 from .base import Score
 from .criteria import Criterion, criterion, get_criterion, registry
 from .notebook import CheckReport, NotGradedError, check, grade
-from .result import CaseOutput, CriterionResult, Evaluation
-from .runner import evaluate, evaluate_many
+from .result import CaseOutput, CaseVerdict, CriterionResult, Evaluation
+from .runner import evaluate, evaluate_many, score_outputs
 from .spec import Case, CriterionSpec, ExerciseSpec, ModelSettings, list_exercises, load_spec
 from .submission import Submission, normalise
 
 __all__ = [
     "Case",
     "CaseOutput",
+    "CaseVerdict",
     "CheckReport",
     "Criterion",
     "CriterionResult",
@@ -37,4 +38,5 @@ __all__ = [
     "load_spec",
     "normalise",
     "registry",
+    "score_outputs",
 ]

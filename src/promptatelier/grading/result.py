@@ -8,9 +8,28 @@ from typing import Any
 
 from .base import pick
 
-__all__ = ["CaseOutput", "CriterionResult", "Evaluation", "STATUSES"]
+__all__ = ["CaseOutput", "CaseVerdict", "CriterionResult", "Evaluation", "STATUSES"]
 
 STATUSES = ("graded", "invalid", "not_graded")
+
+
+@dataclass(frozen=True)
+class CaseVerdict:
+    """One criterion's verdict on one visible case."""
+
+    label: dict[str, str]
+    score: float | None
+    explanation: str
+    explanation_fr: str
+    # the criterion compares the output with the case's expected answer
+    reads_expected: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.score is not None and self.score >= 0.999
+
+    def text(self, lang: str) -> str:
+        return self.explanation_fr if lang == "fr" and self.explanation_fr else self.explanation
 
 
 @dataclass(frozen=True)
@@ -22,8 +41,18 @@ class CaseOutput:
     expected: Any
     text: str | None
     error: str | None = None
-    # criterion label (en) -> (score, explanation en, explanation fr) for this case
-    scores: tuple[tuple[str, float | None, str, str], ...] = ()
+    # criterion key (the spec's `name`, else its `use`) -> its verdict on this case
+    verdicts: dict[str, CaseVerdict] = field(default_factory=dict)
+    # a conversation's replies by turn ("turn1"...) or a chain's step outputs, in order
+    steps: dict[str, str] = field(default_factory=dict)
+    # a conversation's user turns
+    turns: tuple[str, ...] = ()
+
+    @property
+    def expected_graded(self) -> bool:
+        """Whether any criterion compared this output with the expected answer (a check view
+        must not put a tick beside an expected answer nobody checked)."""
+        return any(v.reads_expected and v.score is not None for v in self.verdicts.values())
 
 
 @dataclass(frozen=True)
@@ -40,6 +69,12 @@ class CriterionResult:
     passed: int = 0
     scored: int = 0
     total: int = 0
+    key: str = ""
+    gate_below: float = 0.999
+
+    @property
+    def gate_failed(self) -> bool:
+        return self.gate and self.score is not None and self.score < self.gate_below
 
     @property
     def ok(self) -> bool:

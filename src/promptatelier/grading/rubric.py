@@ -18,7 +18,8 @@ def aggregate(spec: ExerciseSpec, cspec: CriterionSpec, per_case: list[tuple[Cas
     """One criterion's result over the cases, explained without any hidden detail."""
     crit = cspec.criterion
     label = {lang: cspec.label.get(lang) or crit.describe(cspec.args, lang) for lang in ("en", "fr")}
-    common = dict(name=cspec.use, family=crit.family, label=label, weight=cspec.weight, hint=cspec.hint, gate=cspec.gate)
+    common = dict(name=cspec.use, family=crit.family, label=label, weight=cspec.weight, hint=cspec.hint, gate=cspec.gate,
+                  key=cspec.key or cspec.use, gate_below=cspec.gate_below)
     if isinstance(per_case, Score):
         s = per_case
         return CriterionResult(score=s.value, explanation=s.explanation, explanation_fr=s.text("fr"),
@@ -53,7 +54,7 @@ def aggregate(spec: ExerciseSpec, cspec: CriterionSpec, per_case: list[tuple[Cas
 
 def combine(spec: ExerciseSpec, results: list[CriterionResult]) -> float | None:
     """Points earned, or None when no weighted criterion could be scored."""
-    if any(r.gate and r.score is not None and r.score < 0.999 for r in results):
+    if any(r.gate_failed for r in results):
         return 0.0
     weighted = [(r.weight, r.score) for r in results if r.score is not None and r.weight > 0]
     total_weight = sum(w for w, _ in weighted)

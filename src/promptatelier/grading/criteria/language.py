@@ -11,6 +11,7 @@ from typing import Any
 
 from ..base import Score
 from . import criterion
+from ._util import NB, quote_fr
 
 _PROFILES: dict[str, frozenset[str]] = {
     "en": frozenset("""the a an and or but of to in on at for with from by is are was were be been being
@@ -75,14 +76,14 @@ def language(output: str, case: Any, spec: Any, *, lang: str = "en", min_hits: i
     """The output is in `lang` ('case': the case's `expected` names the language)."""
     wanted = str(case.expected) if lang == "case" else lang
     if wanted not in _PROFILES:
-        return Score(None, f"unknown language {wanted!r}", f"langue inconnue {wanted!r}")
+        return Score(None, f"unknown language {wanted!r}", f"langue inconnue {quote_fr(wanted)}")
     found, counts = detect_language(output, min_hits)
     name_en, name_fr = NAMES[wanted]
     evidence = ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]) if v)[:60] or "none"
     if found == wanted:
-        return Score(1.0, f"written in {name_en} (stopwords: {evidence})", f"écrit en {name_fr} (mots-outils : {evidence})")
+        return Score(1.0, f"written in {name_en} (stopwords: {evidence})", f"écrit en {name_fr} (mots-outils{NB}: {evidence})")
     if found is None:
         return Score(0.0, f"language unclear, not recognisably {name_en} (stopwords: {evidence})",
-                     f"langue incertaine, pas reconnaissable comme {name_fr} (mots-outils : {evidence})")
+                     f"langue incertaine, pas reconnaissable comme {name_fr} (mots-outils{NB}: {evidence})")
     return Score(0.0, f"written in {NAMES[found][0]}, not {name_en} (stopwords: {evidence})",
-                 f"écrit en {NAMES[found][1]}, pas en {name_fr} (mots-outils : {evidence})")
+                 f"écrit en {NAMES[found][1]}, pas en {name_fr} (mots-outils{NB}: {evidence})")

@@ -4,7 +4,6 @@ expected answer of a hidden case leaked into it."""
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections import Counter
 from typing import Any
@@ -96,18 +95,40 @@ def examples(submission: Any, spec: Any, *, min: int = 2, max: int | None = None
     return Score(1.0 if ok else 0.0, f"{n} example(s) found, {span} wanted", f"{n} exemple(s) trouvé(s), {span} attendus")
 
 
-def estimate_tokens(text: str) -> int:
-    """About 4 characters per token (the usual rule of thumb for English and French BPE)."""
-    return math.ceil(len(text) / 4)
+def _check_budget(args: dict[str, Any]) -> None:
+    if args.get("max_tokens") is None and args.get("relative_to") is None:
+        raise ValueError("give max_tokens (a number of tokens) or relative_to (the prompt to shorten) with max_share")
+    if args.get("max_tokens") is not None and args["max_tokens"] < 1:
+        raise ValueError("max_tokens must be at least 1")
+    if not 0 < args.get("max_share", 0.6) <= 1:
+        raise ValueError("max_share must be in (0, 1], e.g. 0.6 for a prompt 40% shorter")
 
 
-@criterion("token_budget", family="prompt", label=("Stays within {max_tokens} tokens", "Tient en {max_tokens} jetons"))
-def token_budget(submission: Any, spec: Any, *, max_tokens: int) -> Score:
-    """The prompt (template, without the data) fits the budget, estimated at 4 characters per token."""
-    n = estimate_tokens(submission.full_text)
-    ok = n <= max_tokens
-    return Score(1.0 if ok else 0.0, f"about {n} tokens ({'within' if ok else 'over'} {max_tokens})",
-                 f"environ {n} jetons ({'dans' if ok else 'au-delà de'} {max_tokens})")
+def _budget_label(args: dict[str, Any], lang: str) -> str:
+    if args.get("relative_to") is not None:
+        share = round(100 * args.get("max_share", 0.6))
+        return (f"Au plus {share}\u00a0% des jetons du prompt d'origine" if lang == "fr"
+                else f"At most {share}% of the original prompt's tokens")
+    n = args.get("max_tokens")
+    return f"Tient en {n}\u00a0jetons" if lang == "fr" else f"Stays within {n} tokens"
+
+
+@criterion("token_budget", family="prompt", label=_budget_label, validate=_check_budget)
+def token_budget(submission: Any, spec: Any, *, max_tokens: int | None = None, relative_to: str | None = None,
+                 max_share: float = 0.6) -> Score:
+    """The prompt (its templates, without the case's data) fits the budget, counted in real tokens
+    by the embedded model's tokenizer: `max_tokens`, or `max_share` of the tokens of
+    `relative_to` (the prompt the learner must shorten)."""
+    from ...models.tokenizer import TOKENIZER_NAME, count_tokens
+
+    n = count_tokens(submission.full_text)
+    budget = max_tokens if max_tokens is not None else int(max_share * count_tokens(relative_to or ""))
+    if relative_to is not None and max_tokens is not None:
+        budget = min(budget, int(max_share * count_tokens(relative_to)))
+    ok = n <= budget
+    how = f"{TOKENIZER_NAME}'s tokenizer"
+    return Score(1.0 if ok else 0.0, f"{n} tokens ({'within' if ok else 'over'} {budget}, counted by {how})",
+                 f"{n}\u00a0jetons ({'dans la limite de' if ok else 'au-delà de'} {budget}, comptés par le tokenizer de {TOKENIZER_NAME})")
 
 
 def _answer_strings(expected: Any) -> list[str]:

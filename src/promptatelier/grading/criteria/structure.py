@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from typing import Any
 
 from ..base import Score
 from . import criterion
-from ._util import normalise, short, unfence
+from ._util import NB, normalise, plural, quote_fr, short, unfence
 
 _UNITS = ("words", "sentences", "characters", "lines")
 _BULLET = re.compile(r"^\s*[-*•+]\s+\S")
 _NUMBERED = re.compile(r"^\s*\d{1,3}[.)]\s+\S")
-_SENTENCE = re.compile(r"[^.!?…]+(?:[.!?…]+|$)")
 
 
 def parse_json(output: str, allow_fences: bool = True) -> tuple[Any, str | None]:
@@ -62,7 +62,7 @@ def json_schema(output: str, case: Any, spec: Any, *, schema: dict[str, Any] | N
     if problem is not None:
         where = "/".join(str(p) for p in problem.absolute_path) or "top level"
         return Score(0.0, f"does not match the schema at {where}: {short(problem.message, 80)}",
-                     f"ne suit pas le schéma en {where} : {short(problem.message, 80)}")
+                     f"ne suit pas le schéma en {where}{NB}: {short(problem.message, 80)}")
     return Score(1.0, "matches the schema", "suit le schéma")
 
 
@@ -108,22 +108,83 @@ def json_fields(output: str, case: Any, spec: Any, *, fields: list[str] | None =
     wrong = [n for n, ok in zip(names, right) if not ok]
     value_ = sum(right) / len(names) if names else 0.0
     if wrong:
-        return Score(value_, f"{len(wrong)} of {len(names)} field(s) wrong or missing, e.g. '{wrong[0]}'",
-                     f"{len(wrong)} champ(s) sur {len(names)} faux ou absents, par ex. « {wrong[0]} »")
-    return Score(1.0, f"all {len(names)} field(s) right", f"les {len(names)} champ(s) sont justes")
+        bad_fr = "faux ou absent" if len(wrong) < 2 else "faux ou absents"
+        return Score(value_, f"{len(wrong)} of {plural(len(names), 'field', 'fields')} wrong or missing, e.g. '{wrong[0]}'",
+                     f"{plural(len(wrong), 'champ', 'champs', 'fr')} sur {len(names)} {bad_fr}, par ex. {quote_fr(wrong[0])}")
+    if len(names) == 1:
+        return Score(1.0, "the field is right", "le champ est juste")
+    return Score(1.0, f"all {len(names)} fields right", f"les {len(names)} champs sont justes")
+
+
+# Abbreviations that are one word and never end a sentence (matched case-insensitively).
+_ABBREVIATIONS = (
+    "e.g.", "i.e.", "etc.", "vs.", "cf.", "approx.", "a.k.a.", "Mr.", "Mrs.", "Ms.", "Dr.", "Prof.", "St.",
+    "p. ex.", "c.-à-d.", "c.à.d.", "env.", "Mme.", "Mlle.", "M.",
+)
+_ABBREVIATION = "|".join(re.escape(a).replace(r"\ ", r"\s?") for a in sorted(_ABBREVIATIONS, key=len, reverse=True))
+# a word: an abbreviation, or letters / digits joined by apostrophes, hyphens or underscores,
+# and digits joined by . , : / (12.50, 14:30, 01/05/2024); dashes, emoji and punctuation are not words
+_WORD = re.compile(
+    rf"(?<![^\W_])(?:{_ABBREVIATION})(?=\s|$)|[^\W_]+(?:(?:['’_\-]|(?<=\d)[.,:/](?=\d))[^\W_]+)*",
+    re.IGNORECASE,
+)
+_ABBREVIATION_RE = re.compile(rf"(?<![^\W_])(?:{_ABBREVIATION})(?=\s|$)", re.IGNORECASE)
+_LIST_MARKER = re.compile(r"^[ \t]*(?:[-*•+]|\d{1,3}[.)])[ \t]+", re.MULTILINE)
+# a sentence ends at . ! ? … (repeated or not, maybe followed by a closing quote or bracket)
+# before a space or the end of the text
+_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s|$)")
+_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]")
+_ITEM_OR_HEADING = re.compile(r"^[ \t]*(?:[-*•+]|\d{1,3}[.)]|#{1,6})[ \t]")
+
+
+def words(text: str) -> list[str]:
+    """The words of a text, as `length` counts them (see graders/README.md, "length")."""
+    return _WORD.findall(_LIST_MARKER.sub("", text))
+
+
+def _blocks(text: str) -> list[str]:
+    """Runs of lines a sentence cannot cross: a blank line ends one, and each list item or
+    heading starts one (a heading also ends at its line's end)."""
+    blocks: list[list[str]] = [[]]
+    for line in text.splitlines():
+        heading = bool(_HEADING.match(line))
+        if not line.strip() or _ITEM_OR_HEADING.match(line):
+            blocks.append([])
+        if line.strip():
+            blocks[-1].append(line)
+        if heading:
+            blocks.append([])
+    return ["\n".join(b) for b in blocks if b]
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of a text, as `length` counts them: split at . ! ? … before a space or the
+    end, at blank lines, and at each list item or heading; abbreviations and decimal points do
+    not end a sentence, and a piece with no word is none."""
+    masked = _ABBREVIATION_RE.sub(lambda m: m.group(0).replace(".", "\x00"), text)
+    found = []
+    for block in _blocks(masked):
+        block = _LIST_MARKER.sub("", block)
+        start = 0
+        for end in [m.end() for m in _SENTENCE_END.finditer(block)] + [len(block)]:
+            piece = block[start:end].strip()
+            start = end
+            if _WORD.search(piece):
+                found.append(piece.replace("\x00", "."))
+    return found
 
 
 def count(text: str, unit: str) -> int:
-    text = text.strip()
-    if not text:
-        return 0
+    """The length of `text` in `unit`: words, sentences, non-empty lines, or characters (Unicode
+    code points of the trimmed text)."""
+    text = unicodedata.normalize("NFC", text).strip()
     if unit == "words":
-        return len(re.findall(r"\w+(?:['’-]\w+)*", text))
+        return len(words(text))
     if unit == "characters":
         return len(text)
     if unit == "lines":
         return len([line for line in text.splitlines() if line.strip()])
-    return len([s for s in _SENTENCE.findall(text) if re.search(r"\w", s)])
+    return len(sentences(text))
 
 
 def _check_length(args: dict[str, Any]) -> None:
@@ -134,21 +195,28 @@ def _check_length(args: dict[str, Any]) -> None:
     for key in ("min", "max"):
         if args.get(key) is not None and (not isinstance(args[key], int) or args[key] < 0):
             raise ValueError(f"{key} must be a whole number ≥ 0")
+    if args.get("min") is not None and args.get("max") is not None and args["min"] > args["max"]:
+        raise ValueError("min must not be above max")
 
 
 _UNIT_FR = {"words": "mots", "sentences": "phrases", "characters": "caractères", "lines": "lignes"}
+_UNIT_ONE = {"words": ("word", "mot"), "sentences": ("sentence", "phrase"), "characters": ("character", "caractère"),
+             "lines": ("line", "ligne")}
 
 
 @criterion("length", label=("Length in {unit} within limits", "Longueur en {unit} dans les limites"), validate=_check_length,
            fr_values={"unit": _UNIT_FR})
 def length(output: str, case: Any, spec: Any, *, unit: str = "words", min: int | None = None, max: int | None = None) -> Score:  # noqa: A002
+    """The output's length is within bounds; what counts as a word, a sentence or a line is
+    defined once (`words`, `sentences`, `count`) and documented for learners."""
     n = count(output, unit)
     low = min if min is not None else 0
     high = max if max is not None else float("inf")
-    bounds = f"{low}–{max}" if max is not None else f"≥ {low}"
+    bounds = f"{low}–{max}" if max is not None else f"≥{NB}{low}"
     ok = low <= n <= high
-    return Score(1.0 if ok else 0.0, f"{n} {unit} ({'within' if ok else 'outside'} {bounds})",
-                 f"{n} {_UNIT_FR[unit]} ({'dans' if ok else 'hors de'} {bounds})")
+    one_en, one_fr = _UNIT_ONE[unit]
+    return Score(1.0 if ok else 0.0, f"{plural(n, one_en, unit)} ({'within' if ok else 'outside'} {bounds})",
+                 f"{plural(n, one_fr, _UNIT_FR[unit], 'fr')} ({'dans' if ok else 'hors de'} {bounds})")
 
 
 def list_items(output: str, style: str) -> tuple[int, int]:
@@ -174,11 +242,13 @@ def _list_score(output: str, style: str, min_items: int, max_items: int | None, 
     items, other = list_items(output, style)
     kind = {"bullet": "bulleted", "numbered": "numbered", "any": "list"}[style]
     if items < min_items or (max_items is not None and items > max_items):
-        span = f"{min_items}–{max_items}" if max_items is not None else f"≥ {min_items}"
-        return Score(0.0, f"{items} {kind} item(s), expected {span}", f"{items} élément(s) de liste, {span} attendus")
+        span = f"{min_items}–{max_items}" if max_items is not None else f"≥{NB}{min_items}"
+        return Score(0.0, f"{plural(items, kind + ' item', kind + ' items')}, expected {span}",
+                     f"{plural(items, 'élément', 'éléments', 'fr')} de liste, {span} attendus")
     if only and other:
-        return Score(0.0, f"{items} item(s) but also {other} line(s) of other text", f"{items} élément(s) mais aussi {other} ligne(s) d'autre texte")
-    return Score(1.0, f"a {kind} list of {items} item(s)", f"une liste de {items} élément(s)")
+        return Score(0.0, f"{plural(items, 'item', 'items')} but also {plural(other, 'line', 'lines')} of other text",
+                     f"{plural(items, 'élément', 'éléments', 'fr')} mais aussi {plural(other, 'ligne', 'lignes', 'fr')} d'autre texte")
+    return Score(1.0, f"a {kind} list of {plural(items, 'item', 'items')}", f"une liste de {plural(items, 'élément', 'éléments', 'fr')}")
 
 
 @criterion("list_format", label=("Is a list", "Est une liste"), validate=_check_list)
@@ -224,15 +294,20 @@ def markdown_table(output: str, case: Any, spec: Any, *, columns: list[str] | No
         return Score(0.0, "has no markdown table (header | separator | rows)", "ne contient pas de tableau markdown")
     header, rows = table
     if len(header) < min_columns:
-        return Score(0.0, f"the table has {len(header)} column(s), expected ≥ {min_columns}", f"le tableau a {len(header)} colonne(s), ≥ {min_columns} attendues")
+        return Score(0.0, f"the table has {plural(len(header), 'column', 'columns')}, expected ≥ {min_columns}",
+                     f"le tableau a {plural(len(header), 'colonne', 'colonnes', 'fr')}, ≥{NB}{min_columns} attendues")
     if columns:
         have = {normalise(h) for h in header}
         missing = [c for c in columns if normalise(c) not in have]
         if missing:
-            return Score(0.0, f"the table lacks the column {missing[0]!r}", f"il manque la colonne {missing[0]!r}")
+            return Score(0.0, f"the table lacks the column {missing[0]!r}", f"il manque la colonne {quote_fr(missing[0])}")
     if len(rows) < min_rows:
-        return Score(0.0, f"the table has {len(rows)} row(s), expected ≥ {min_rows}", f"le tableau a {len(rows)} ligne(s), ≥ {min_rows} attendues")
+        return Score(0.0, f"the table has {plural(len(rows), 'row', 'rows')}, expected ≥ {min_rows}",
+                     f"le tableau a {plural(len(rows), 'ligne', 'lignes', 'fr')}, ≥{NB}{min_rows} attendues")
     uneven = [r for r in rows if len(r) != len(header)]
     if uneven:
-        return Score(0.5, f"{len(uneven)} row(s) do not have {len(header)} cells", f"{len(uneven)} ligne(s) n'ont pas {len(header)} cellules")
-    return Score(1.0, f"a table of {len(rows)} row(s) × {len(header)} column(s)", f"un tableau de {len(rows)} ligne(s) × {len(header)} colonne(s)")
+        verb_en, verb_fr = ("does", "n'a") if len(uneven) == 1 else ("do", "n'ont")
+        return Score(0.5, f"{plural(len(uneven), 'row', 'rows')} {verb_en} not have {len(header)} cells",
+                     f"{plural(len(uneven), 'ligne', 'lignes', 'fr')} {verb_fr} pas {len(header)} cellules")
+    return Score(1.0, f"a table of {plural(len(rows), 'row', 'rows')} × {plural(len(header), 'column', 'columns')}",
+                 f"un tableau de {plural(len(rows), 'ligne', 'lignes', 'fr')} × {plural(len(header), 'colonne', 'colonnes', 'fr')}")
