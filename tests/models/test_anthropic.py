@@ -7,7 +7,7 @@ import pytest
 
 from promptatelier import complete, complete_many
 from promptatelier.config import clear_keys
-from promptatelier.errors import MissingKeyError, ModelUnavailableError, UnknownModelError, UnsupportedFeatureError
+from promptatelier.errors import BackendError, MissingKeyError, ModelUnavailableError, UnknownModelError, UnsupportedFeatureError
 from promptatelier.models import get_backend
 from tests.support import wire
 from tests.support.fixtures import FAKE_ANTHROPIC_KEY, hosted_sdks, scripted_server  # noqa: F401
@@ -128,3 +128,45 @@ def test_a_model_string_without_a_model_is_refused() -> None:
 def test_check_reports_a_masked_key(hosted_sdks: ScriptedServer) -> None:
     status = get_backend(MODEL).check()
     assert "reachable" in status and FAKE_ANTHROPIC_KEY not in status
+
+
+def _api_version(sent) -> str:  # type: ignore[no-untyped-def]
+    return {k.lower(): v for k, v in sent.headers.items()}["anthropic-version"]
+
+
+def test_temperature_is_sent_only_where_the_api_version_takes_one(hosted_sdks: ScriptedServer) -> None:
+    from promptatelier.models.anthropic_backend import SAMPLING_REMOVED_IN
+
+    complete("Hello", model=MODEL, temperature=0, cache=False)
+    sent = hosted_sdks.calls("/v1/messages")[-1]
+    # anthropic 2.x speaks 2026-10-21, which refuses sampling parameters; 0.x and 1.x take them
+    assert ("temperature" in sent.json) == (_api_version(sent) < SAMPLING_REMOVED_IN)
+
+
+def test_an_older_api_version_gets_the_temperature_capped_at_one(hosted_sdks: ScriptedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_CUSTOM_HEADERS", "anthropic-version: 2023-06-01")
+    complete("Hello", model=MODEL, temperature=0, cache=False)
+    complete("Hello", model=MODEL, temperature=1.5, cache=False)
+    first, second = hosted_sdks.calls("/v1/messages")
+    assert _api_version(first) == "2023-06-01"
+    assert first.json["temperature"] == 0
+    assert second.json["temperature"] == 1.0
+
+
+def test_a_model_that_refuses_temperature_is_asked_again_without_and_never_sent_one_again(
+    hosted_sdks: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_CUSTOM_HEADERS", "anthropic-version: 2023-06-01")
+    hosted_sdks.queue(error(400, "temperature is deprecated for this model."), reply("first"), reply("second"))
+    assert complete("Hello", model=MODEL, temperature=0, cache=False).text == "first"
+    assert complete_many(["Again"], model=MODEL, temperature=0, cache=False, progress=False)[0].text == "second"
+    sent = [r.json for r in hosted_sdks.calls("/v1/messages")]
+    assert ["temperature" in body for body in sent] == [True, False, False]
+
+
+def test_another_400_is_not_resent(hosted_sdks: ScriptedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_CUSTOM_HEADERS", "anthropic-version: 2023-06-01")
+    hosted_sdks.queue(error(400, "max_tokens: must be at most 64000"))
+    with pytest.raises(BackendError, match="max_tokens"):
+        complete("Hello", model=MODEL, temperature=0, cache=False)
+    assert len(hosted_sdks.calls("/v1/messages")) == 1

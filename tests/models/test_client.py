@@ -4,6 +4,7 @@ config.py."""
 from __future__ import annotations
 
 import dataclasses
+import importlib.metadata
 import subprocess
 import sys
 import textwrap
@@ -16,6 +17,7 @@ from promptatelier.config import clear_keys, get_key, key_source, reload_setting
 from promptatelier.errors import BackendError, ConfigError, ModelUnavailableError, UnknownModelError
 from promptatelier.models import ChatRequest, Completion, Usage, get_backend, ledger
 from promptatelier.models.cache import ResponseCache, cache_key, get_cache
+from promptatelier.models.client import concurrency_for, is_cacheable
 from promptatelier.models.cost import cost_of, price_for
 from promptatelier.models.mock import MockBackend
 from promptatelier.models.registry import parse_model_string, providers, register
@@ -46,6 +48,58 @@ def test_complete_caches_reproducible_requests_only() -> None:
     assert len(backend.calls) == 4
 
 
+def test_an_unseeded_request_above_temperature_zero_is_asked_every_time() -> None:
+    backend = mock()
+    assert ChatRequest.from_prompt("hello").seed is None
+    for _ in range(2):
+        complete("hello", model="mock", temperature=0.9)
+    assert len(backend.calls) == 2
+    complete("hello", model="mock", temperature=0.9, seed=4)
+    complete("hello", model="mock", temperature=0.9, seed=4)
+    assert len(backend.calls) == 3  # the mock's seeds hold: the seeded request is replayed
+
+
+class _NoSeed(MockBackend):
+    honours_seed = False
+
+
+def test_a_seed_is_cached_only_where_the_backend_honours_seeds() -> None:
+    register("noseed", lambda name, rest: _NoSeed(name))
+    backend = get_backend("noseed:x")
+    for _ in range(2):
+        complete("hello", model="noseed:x", temperature=0.9, seed=4)
+    assert len(backend.calls) == 2  # a best-effort seed is not replayed as if it were exact
+    for _ in range(2):
+        complete("hello", model="noseed:x", temperature=0)
+    assert len(backend.calls) == 3  # temperature 0 always is: the cache makes regrading reproducible
+    seeded = ChatRequest.from_prompt("hello", temperature=1.0, seed=1)
+    assert [is_cacheable(seeded, get_backend(m)) for m in ("local", "openai:gpt-4.1-mini", "anthropic:claude-haiku-4-5",
+                                                          "openai-compatible:http://127.0.0.1:1/v1#m")] == [True, False, False, False]
+    assert is_cacheable(seeded.with_(temperature=0.0), get_backend("anthropic:claude-haiku-4-5"))
+
+
+class _Versioned(MockBackend):
+    library = "atelier-no-such-distribution"
+    version = "1"
+
+    def identity_parts(self) -> list[str]:
+        return [*super().identity_parts(), f"v{self.version}"]
+
+
+def test_the_cache_identity_holds_the_library_version_and_a_new_one_is_not_served_old_replies() -> None:
+    register("versioned", lambda name, rest: _Versioned(name))
+    backend = get_backend("versioned:m")
+    assert isinstance(backend, _Versioned)
+    assert backend.cache_identity == "versioned:m atelier-no-such-distribution==absent v1"
+    complete("hello", model=backend)
+    assert complete("hello", model=backend).cached
+    backend.version = "2"
+    assert not complete("hello", model=backend).cached
+    assert len(backend.calls) == 2
+    assert get_backend("anthropic:claude-haiku-4-5").cache_identity == (
+        f"anthropic:claude-haiku-4-5 anthropic=={importlib.metadata.version('anthropic')}")
+
+
 def test_a_cached_answer_costs_nothing_and_keeps_no_retries(tmp_path: Path) -> None:
     store = ResponseCache(tmp_path / "c.sqlite")
     request = ChatRequest.from_prompt("hi")
@@ -72,7 +126,7 @@ CHANGES = {
     "system": ("Be brief.",),
     "temperature": (0.7,),
     "max_tokens": (12,),
-    "seed": (None, 1),
+    "seed": (0, 1),
     "stop": (("END",),),
     "json_schema": ({"type": "object"},),
     "logprobs": (True,),
@@ -236,6 +290,24 @@ def test_precedence_argument_env_dotenv_toml_default(course: Path, monkeypatch: 
     assert complete("x", model="mock:upper", cache=False).text == "X"
 
 
+def test_concurrency_comes_from_the_backend_unless_the_call_or_the_course_sets_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert settings().concurrency == 0  # the project's atelier.toml leaves it to the backends
+    defaults = {m: concurrency_for(m) for m in ("local", "mock", "openai:gpt-4.1-mini", "anthropic:claude-haiku-4-5",
+                                                 "openai-compatible:http://127.0.0.1:1/v1#m")}
+    assert defaults["local"] == 1
+    assert defaults["openai:gpt-4.1-mini"] >= 32 and defaults["openai-compatible:http://127.0.0.1:1/v1#m"] >= 32
+    assert 16 <= defaults["anthropic:claude-haiku-4-5"] <= 32 and defaults["mock"] >= 32
+    assert concurrency_for("openai:gpt-4.1-mini", 5) == 5
+    assert concurrency_for("local", 8) == 1  # the local model runs one request at a time whatever is asked
+    monkeypatch.setenv("ATELIER_CONCURRENCY", "3")
+    reload_settings()
+    assert concurrency_for("openai:gpt-4.1-mini") == 3 and concurrency_for("anthropic:claude-haiku-4-5", 7) == 7
+
+
+def test_the_course_file_sets_concurrency_for_every_backend(course: Path) -> None:
+    assert concurrency_for("openai:gpt-4.1-mini") == 3 and concurrency_for("mock") == 3
+
+
 @pytest.mark.parametrize(
     ("var", "value", "setting"),
     [("ATELIER_CONCURRENCY", "many", "concurrency"), ("ATELIER_MAX_RETRIES", "-1", "max_retries"),
@@ -329,3 +401,20 @@ def test_import_promptatelier_loads_no_sdk() -> None:
 def test_get_cache_shares_one_store_per_path(tmp_path: Path) -> None:
     assert get_cache(tmp_path / "a.sqlite") is get_cache(str(tmp_path / "a.sqlite"))
     assert get_cache() is get_cache(settings().cache_path)
+
+
+def test_an_autograde_kernel_reads_no_dotenv_key(course: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # nbgrader's autograde runs learners' code beside the kit: the course's .env is the instructor's
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    (course / ".env").write_text("OPENAI_API_KEY=sk-instructor\nATELIER_MODEL=mock:dotenv\n", encoding="utf-8")
+    assert get_key("openai") == "sk-instructor"
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    reload_settings()
+    assert get_key("openai") is None and settings().model != "mock:dotenv"
+
+
+def test_a_schemas_key_order_is_part_of_the_request() -> None:
+    one = ChatRequest.from_prompt("x", json_schema={"type": "object", "properties": {"name": {}, "price": {}}})
+    two = ChatRequest.from_prompt("x", json_schema={"type": "object", "properties": {"price": {}, "name": {}}})
+    assert one.fingerprint() != two.fingerprint()
+    assert one.fingerprint() == ChatRequest.from_prompt("x", json_schema=dict(one.json_schema)).fingerprint()

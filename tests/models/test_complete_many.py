@@ -85,6 +85,22 @@ def test_concurrency_bound_is_respected(scripted_server: ScriptedServer) -> None
     assert scripted_server.max_in_flight == 5
 
 
+def test_without_a_concurrency_the_backends_own_default_applies(scripted_server: ScriptedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    from promptatelier.models import get_backend
+
+    scripted_server.delay_s = 0.3
+    default = get_backend(model_of(scripted_server)).default_concurrency
+    results = complete_many([f"p{i}" for i in range(default + 10)], model=model_of(scripted_server), cache=False,
+                            progress=False)
+    assert results.failures == 0
+    assert 8 < scripted_server.max_in_flight <= default  # more than the old blanket 8, never more than its own
+    scripted_server.reset()
+    monkeypatch.setenv("ATELIER_CONCURRENCY", "4")  # the course's setting wins over the backend's
+    reload_settings()
+    complete_many([f"q{i}" for i in range(12)], model=model_of(scripted_server), cache=False, progress=False)
+    assert scripted_server.max_in_flight == 4
+
+
 def test_requests_per_minute_spaces_request_starts(scripted_server: ScriptedServer) -> None:
     # 600 a minute: one start every 0.1 s, although 8 could run at once. The server runs in this
     # process, so its arrival times share our clock: the k-th arrival cannot precede the k-th

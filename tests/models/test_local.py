@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -15,7 +17,8 @@ import pytest
 from promptatelier import complete, complete_many
 from promptatelier.errors import BackendError, ModelUnavailableError, UnsupportedFeatureError
 from promptatelier.models import ChatRequest, get_backend
-from promptatelier.models.local import N_CTX, LocalBackend, locate_model
+from promptatelier.models import local
+from promptatelier.models.local import N_CTX, LocalBackend, locate_model, model_digest
 
 pytestmark = pytest.mark.local_model
 
@@ -235,3 +238,69 @@ def test_nothing_reaches_stderr_in_a_jupyter_kernel():
     assert first[-1].output_type == "execute_result" and first[-1].data["text/plain"] == "'{'"
     # the same kernel does report stderr, so the silence above is real
     assert any(o.output_type == "stream" and o.name == "stderr" for o in control)
+
+
+def test_the_cache_identity_names_llama_cpp_the_model_file_and_the_generation_settings(monkeypatch: pytest.MonkeyPatch):
+    identity = LocalBackend().cache_identity
+    assert identity.startswith("local ")
+    assert f"llama-cpp-python=={importlib.metadata.version('llama-cpp-python')}" in identity
+    assert f"model=sha256:{model_digest(locate_model())}" in identity
+    assert f"generation={local.GENERATION}" in identity
+    monkeypatch.setattr(local, "SAMPLING", {**local.SAMPLING, "repeat_penalty": 1.7})
+    assert LocalBackend().cache_identity != identity  # new sampling defaults: no stale replies
+    monkeypatch.setattr(local, "GENERATION", local.GENERATION + 1)
+    assert len({identity, LocalBackend().cache_identity}) == 2
+
+
+def test_another_model_file_is_another_identity_computed_without_loading_it(tmp_path: Path):
+    path = tmp_path / "model.gguf"
+    path.write_bytes(b"GGUF" + b"a" * 5000)
+    backend = get_backend(f"local:{path}")
+    before = backend.cache_identity
+    assert f"model=sha256:{model_digest(path)}" in before
+    path.write_bytes(b"GGUF" + b"b" * 5000)  # same size, new content
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    assert backend.cache_identity != before
+    assert model_digest(locate_model()) not in before
+
+
+def test_an_unseeded_reply_above_temperature_zero_is_not_cached():
+    first = complete("Invent a name for a bakery.", model="local", temperature=1.0, max_tokens=8)
+    second = complete("Invent a name for a bakery.", model="local", temperature=1.0, max_tokens=8)
+    seeded = [complete("Invent a name for a bakery.", model="local", temperature=1.0, seed=5, max_tokens=8)
+              for _ in range(2)]
+    assert not first.cached and not second.cached
+    assert not seeded[0].cached and seeded[1].cached and seeded[1].text == seeded[0].text
+
+
+LEMON_TART = "Write a tweet announcing our new lemon tart. Maximum 20 words."
+BAKERY = "You write social-media posts for a small bakery. Friendly tone, one emoji at most."
+
+
+def test_the_repetition_penalty_applies_at_temperature_zero_and_ends_the_lemon_tart_flood(monkeypatch: pytest.MonkeyPatch):
+    """Module 01's playground example: without a penalty, greedy decoding repeats one emoji to max_tokens."""
+    default = ask(LEMON_TART, system=BAKERY, temperature=0, max_tokens=96)
+    monkeypatch.setattr(local, "SAMPLING", {**local.SAMPLING, "repeat_penalty": 1.0})
+    plain = ask(LEMON_TART, system=BAKERY, temperature=0, max_tokens=96)
+    visible = [c for c in default.text if not c.isspace()]
+    assert plain.text != default.text
+    assert any(c.isalpha() for c in visible)
+    assert max(visible.count(c) for c in set(visible)) < 0.4 * len(visible)
+
+
+def test_a_json_schema_reply_is_not_penalised(monkeypatch: pytest.MonkeyPatch):
+    """The grammar holds the shape; a penalty would only fight the keys and quotes it must repeat."""
+    prompt = "Classify the sentiment of this review as JSON: Lovely scarf, soft and warm."
+    default = ask(prompt, json_schema=SENTIMENT, max_tokens=120)
+    monkeypatch.setattr(local, "SAMPLING", {**local.SAMPLING, "repeat_penalty": 1.0})
+    assert ask(prompt, json_schema=SENTIMENT, max_tokens=120).text == default.text
+
+
+def test_a_schema_keeps_the_key_order_its_author_chose() -> None:
+    from promptatelier import complete
+
+    schema = {"type": "object", "properties": {"name": {"type": "string"}, "colour": {"type": "string"}},
+              "required": ["name", "colour"], "additionalProperties": False}
+    text = complete("A red mug called Nordic, as JSON.", model="local", temperature=0, json_schema=schema,
+                    max_tokens=40, cache=False).text
+    assert text.index('"name"') < text.index('"colour"')

@@ -5,7 +5,7 @@ This package knows nothing of grading, widgets or the command line.
 
 from .base import Backend, ChatRequest, Completion, Message, TokenLogprob, TopLogprob, Usage
 from .cache import CacheStats, ResponseCache, get_cache
-from .client import BatchResult, complete, complete_many, make_request
+from .client import BatchResult, complete, complete_many, concurrency_for, make_request
 from .cost import Ledger, cost_of, ledger, price_for
 from .registry import clear_backends, get_backend, parse_model_string, providers, register
 
@@ -24,6 +24,7 @@ __all__ = [
     "clear_backends",
     "complete",
     "complete_many",
+    "concurrency_for",
     "cost_of",
     "get_backend",
     "get_cache",

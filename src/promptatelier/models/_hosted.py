@@ -25,7 +25,7 @@ from ..errors import (
 )
 from .base import Backend, ChatRequest, Completion
 
-__all__ = ["HostedBackend", "retries_of", "shared_tls_context"]
+__all__ = ["HostedBackend", "retries_of", "shared_tls_context", "tls_context_for"]
 
 # Python's last-resort handler would print the SDKs' warnings on stderr, and nbgrader scores a
 # cell that writes to stderr 0: a NullHandler keeps them quiet unless the user configures logging.
@@ -55,6 +55,18 @@ def shared_tls_context() -> Any:
                 import httpx as http  # type: ignore[no-redef]
             _tls = http.create_ssl_context()
         return _tls
+
+
+def tls_context_for(base_url: str | None) -> Any:
+    """The TLS context for a client of `base_url`: the shared one (CA bundle loaded), except for a
+    plain-http server (a course's vLLM or Ollama on its own machine), whose client never does TLS:
+    it gets a context that trusts no certificate, built in microseconds instead of loading the
+    bundle while the first requests wait."""
+    if base_url is not None and urlsplit(base_url).scheme == "http":
+        import ssl
+
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies, against no CA: any TLS would fail
+    return shared_tls_context()
 
 
 def retries_of(exc: BaseException) -> int:
@@ -128,6 +140,14 @@ class HostedBackend(Backend):
     def server(self) -> str:
         """The host the backend talks to, for messages."""
         return self.label
+
+    def warm_up(self) -> None:
+        """Import the SDK now (openai's takes about half a second), so that a caller can do it
+        before its first requests rather than while other work competes for the interpreter."""
+        if self.library:
+            import importlib
+
+            importlib.import_module(self.library)
 
     # --- keys and clients ----------------------------------------------------------------------
     def _key(self) -> str | None:

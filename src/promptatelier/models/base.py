@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
 from typing import Any, ClassVar, Literal
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "TokenLogprob",
     "Completion",
     "Backend",
+    "library_version",
 ]
 
 Role = Literal["system", "user", "assistant"]
@@ -34,7 +36,8 @@ class ChatRequest:
     system: str | None = None
     temperature: float = 0.0
     max_tokens: int = 256
-    seed: int | None = 0
+    # None: unseeded (above temperature 0, every call draws anew and nothing is cached)
+    seed: int | None = None
     stop: tuple[str, ...] = ()
     json_schema: dict[str, Any] | None = None
     logprobs: bool = False
@@ -72,8 +75,18 @@ class ChatRequest:
 
     def fingerprint(self) -> str:
         """A stable hash of the request's content (what the cache keys on, with the model)."""
-        payload = json.dumps(asdict(self), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        data = asdict(self)
+        if self.json_schema is not None:  # its key order is the order the reply's keys come in
+            data["json_schema"] = json.dumps(self.json_schema, ensure_ascii=False)
+        payload = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+    @property
+    def prefill(self) -> str | None:
+        """The start of the reply the model must continue: the text of a last assistant turn."""
+        if self.messages and self.messages[-1].role == "assistant":
+            return self.messages[-1].content
+        return None
 
     def with_(self, **changes: Any) -> ChatRequest:
         return replace(self, **changes)
@@ -142,16 +155,37 @@ class Completion:
         return self.text
 
 
+@lru_cache(maxsize=None)
+def library_version(distribution: str) -> str:
+    """The installed version of `distribution` ("absent" when it is not installed), read once per
+    process from its metadata without importing it."""
+    import importlib.metadata  # here, not at the top: `import promptatelier` stays quick
+
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "absent"
+
+
 class Backend:
     """A model backend. Subclasses implement `complete`; `acomplete` is optional.
 
     `name` is the model string that made it (``openai:gpt-4.1-mini``); `cache_identity` is what
-    the response cache keys on besides the request (the model string, and for a custom server
-    its URL), never a key.
+    the response cache keys on besides the request: the model string (a custom server's URL is in
+    it), the version of the library that talks to the model and, for the local model, its file and
+    generation settings. Never a key.
     """
 
     provider: ClassVar[str] = "base"
-    # how many requests this backend can usefully run at once (the local model: 1)
+    # the distribution (SDK or binding) whose version goes into the cache identity: a new SDK or
+    # llama.cpp may change the replies, so it must not be served the old ones
+    library: ClassVar[str | None] = None
+    # whether a fixed seed makes sampling above temperature 0 reproducible here; only then is such
+    # a request cached (temperature 0 always is: the cache is what makes regrading reproducible)
+    honours_seed: ClassVar[bool] = False
+    # requests in flight at once in complete_many when neither the call nor the course says
+    default_concurrency: ClassVar[int] = 8
+    # a hard cap whatever is asked (the local model runs one request at a time)
     max_parallel: ClassVar[int | None] = None
 
     def __init__(self, name: str) -> None:
@@ -159,7 +193,16 @@ class Backend:
 
     @property
     def cache_identity(self) -> str:
-        return self.name
+        """``NAME LIBRARY==VERSION [more]``, e.g. ``openai:gpt-4.1-mini openai==3.57.0``."""
+        return " ".join([self.name, *self.identity_parts()])
+
+    def identity_parts(self) -> list[str]:
+        """What, besides the model string, decides this backend's replies (subclasses extend it)."""
+        return [f"{self.library}=={library_version(self.library)}"] if self.library else []
+
+    def reproducible(self, request: ChatRequest) -> bool:
+        """Whether `request` may be cached: temperature 0, or a fixed seed where seeds hold."""
+        return request.temperature == 0 or (request.seed is not None and self.honours_seed)
 
     def complete(self, request: ChatRequest) -> Completion:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -15,7 +16,8 @@ from .cache import ResponseCache, get_cache
 from .cost import cost_of, ledger
 from .registry import get_backend
 
-__all__ = ["complete", "complete_many", "make_request", "BatchResult", "is_cacheable"]
+__all__ = ["complete", "complete_many", "make_request", "BatchResult", "is_cacheable", "concurrency_for",
+           "shared_concurrency"]
 
 Prompt = str | list[dict[str, str]] | list[Message] | tuple[Message, ...]
 RequestLike = str | ChatRequest | dict[str, Any] | list[dict[str, str]]
@@ -29,9 +31,23 @@ def make_request(prompt: Prompt | ChatRequest, **params: Any) -> ChatRequest:
     return ChatRequest.from_prompt(prompt, **clean)
 
 
-def is_cacheable(request: ChatRequest) -> bool:
-    """Reproducible requests are cached: temperature 0, or a fixed seed."""
-    return request.temperature == 0 or request.seed is not None
+def is_cacheable(request: ChatRequest, backend: Backend | None = None) -> bool:
+    """Reproducible requests are cached: temperature 0, or a fixed seed on a backend whose seeds
+    hold (`Backend.honours_seed`); with no backend, temperature 0 only."""
+    if backend is None:
+        return request.temperature == 0
+    return backend.reproducible(request)
+
+
+def concurrency_for(model: str | Backend | None = None, concurrency: int | None = None) -> int:
+    """How many requests to `model` to keep in flight: `concurrency` if given, else the course's
+    setting (ATELIER_CONCURRENCY, `[run] concurrency`), else the backend's own default; never
+    more than the backend can run at once (the local model: 1)."""
+    backend = get_backend(model)
+    limit = concurrency or settings().concurrency or backend.default_concurrency
+    if backend.max_parallel:
+        limit = min(limit, backend.max_parallel)
+    return max(1, limit)
 
 
 def _resolve_cache(cache: bool | ResponseCache) -> ResponseCache | None:
@@ -73,14 +89,15 @@ def complete(
         prompt, system=system, temperature=temperature, max_tokens=max_tokens, seed=seed, stop=stop,
         json_schema=json_schema, logprobs=logprobs, top_logprobs=top_logprobs,
     )
-    store = _resolve_cache(cache) if is_cacheable(request) else None
+    store = _resolve_cache(cache) if is_cacheable(request, backend) else None
+    identity = backend.cache_identity if store is not None else ""
     if store is not None:
-        hit = store.get(backend.cache_identity, request)
+        hit = store.get(identity, request)
         if hit is not None:
             return _finish(backend, replace(hit, cached=True, latency_s=0.0), tag)
     completion = backend.complete(request)
     if store is not None:
-        store.put(backend.cache_identity, request, completion)
+        store.put(identity, request, completion)
     return _finish(backend, completion, tag)
 
 
@@ -131,6 +148,92 @@ class _RateLimiter:
             await asyncio.sleep(start - now)
 
 
+class _SharedLoop:
+    """One event loop, in its own thread, for every `complete_many` on one backend while
+    `shared_concurrency` is active, whichever thread calls it: the batches of several threads
+    share one budget of requests in flight and one rate limit (a batch's requests take the slots
+    another no longer uses), and the backend's clients, with their open connections, serve
+    every batch instead of one each."""
+
+    def __init__(self, backend: Backend, limit: int, rpm: int) -> None:
+        import asyncio
+
+        self.backend = backend
+        self.limit = limit
+        self.loop = asyncio.new_event_loop()
+        self.semaphore = asyncio.Semaphore(limit)  # bound to the loop on first use, which is this one's
+        self.limiter = _RateLimiter(rpm)
+        self.closing = False
+        self.thread = threading.Thread(target=self.loop.run_forever, name="atelier-model-calls", daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Any) -> Any:
+        import asyncio
+        from concurrent.futures import CancelledError
+
+        if self.closing:
+            coro.close()
+            raise CancelledError(f"the shared batches to {self.backend.name} are ending")
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def close(self) -> None:
+        """Cancel what is still in flight (an interrupted run), close the clients, end the loop.
+        A batch that arrives meanwhile raises CancelledError instead of starting."""
+        import asyncio
+
+        self.closing = True
+
+        async def finish() -> None:
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
+            closer = getattr(self.backend, "aclose", None)
+            if closer is not None:
+                await closer()
+
+        try:
+            asyncio.run_coroutine_threadsafe(finish(), self.loop).result()
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join()
+            self.loop.close()
+
+
+_shared: dict[str, _SharedLoop] = {}
+_shared_lock = threading.Lock()
+
+
+@contextmanager
+def shared_concurrency(
+    model: str | Backend | None = None, concurrency: int | None = None, *, requests_per_minute: int | None = None
+) -> Iterator[int]:
+    """Within the block, every `complete_many` to `model`, from any thread, runs on one event loop
+    with at most `concurrency` requests in flight in all (each call's own `concurrency` is not
+    used) and one `requests_per_minute`. For a caller that runs batches side by side, say one
+    batch's requests while another's outputs are scored. Yields the shared concurrency."""
+    backend = get_backend(model)
+    limit = concurrency_for(backend, concurrency)
+    rpm = settings().requests_per_minute if requests_per_minute is None else requests_per_minute
+    shared = _SharedLoop(backend, limit, rpm)
+    with _shared_lock:
+        if backend.name in _shared:
+            shared.close()
+            raise BackendError(
+                f"shared_concurrency for {backend.name} is already active.",
+                "Run the batches that share one budget inside a single shared_concurrency block.",
+            )
+        _shared[backend.name] = shared
+    try:
+        yield limit
+    finally:
+        try:
+            shared.close()
+        finally:
+            with _shared_lock:
+                del _shared[backend.name]
+
+
 def _to_request(item: RequestLike, defaults: dict[str, Any]) -> ChatRequest:
     if isinstance(item, ChatRequest):
         return item
@@ -167,13 +270,14 @@ def complete_many(
     backend = get_backend(model)
     cfg = settings()
     items = [_to_request(r, defaults) for r in requests]
-    limit = concurrency or cfg.concurrency
-    if backend.max_parallel:
-        limit = min(limit, backend.max_parallel)
+    limit = concurrency_for(backend, concurrency)
     rpm = cfg.requests_per_minute if requests_per_minute is None else requests_per_minute
     store = _resolve_cache(cache)
     show = progress if progress is not None else len(items) > 20
-    return _run_sync(_complete_all(backend, items, max(1, limit), rpm, store, show, tag))
+    shared = _shared.get(backend.name)
+    if shared is not None and shared.backend is backend and threading.current_thread() is not shared.thread:
+        return shared.run(_complete_all(backend, items, limit, rpm, store, show, tag, shared))
+    return _run_sync(_complete_all(backend, items, limit, rpm, store, show, tag))
 
 
 async def _complete_all(
@@ -184,13 +288,15 @@ async def _complete_all(
     store: ResponseCache | None,
     show: bool,
     tag: str | None,
+    shared: _SharedLoop | None = None,
 ) -> BatchResult:
     import asyncio
 
     results = BatchResult([None] * len(items))
     started = time.perf_counter()
-    semaphore = asyncio.Semaphore(limit)
-    limiter = _RateLimiter(rpm)
+    semaphore = shared.semaphore if shared is not None else asyncio.Semaphore(limit)
+    identity = backend.cache_identity if store is not None else ""
+    limiter = shared.limiter if shared is not None else _RateLimiter(rpm)
     bar = None
     if show:
         from tqdm.auto import tqdm
@@ -198,10 +304,10 @@ async def _complete_all(
         bar = tqdm(total=len(items), desc=f"{backend.name}", unit="req")
 
     async def one(index: int, request: ChatRequest) -> None:
-        use_cache = store is not None and is_cacheable(request)
+        use_cache = store is not None and is_cacheable(request, backend)
         try:
             if use_cache:
-                hit = store.get(backend.cache_identity, request)  # type: ignore[union-attr]
+                hit = store.get(identity, request)  # type: ignore[union-attr]
                 if hit is not None:
                     results[index] = _finish(backend, replace(hit, cached=True, latency_s=0.0), tag)
                     results.cache_hits += 1
@@ -210,7 +316,7 @@ async def _complete_all(
                 await limiter.wait()
                 completion = await backend.acomplete(request)
             if use_cache:
-                store.put(backend.cache_identity, request, completion)  # type: ignore[union-attr]
+                store.put(identity, request, completion)  # type: ignore[union-attr]
             results.retries += completion.retries
             results[index] = _finish(backend, completion, tag)
         except AtelierError as exc:
@@ -234,7 +340,7 @@ async def _complete_all(
         if bar is not None:
             bar.close()
         closer = getattr(backend, "aclose", None)
-        if closer is not None:
+        if closer is not None and shared is None:  # a shared loop's clients serve its next batches
             await closer()
     results.wall_s = time.perf_counter() - started
     return results

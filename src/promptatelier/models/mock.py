@@ -26,6 +26,8 @@ def _echo(request: ChatRequest) -> str:
 
 class MockBackend(Backend):
     provider = "mock"
+    honours_seed = True  # its replies depend on the request alone
+    default_concurrency = 64
 
     def __init__(self, name: str = "mock", rest: str = "") -> None:
         super().__init__(name)

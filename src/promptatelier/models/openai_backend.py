@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from ..errors import UnknownModelError, UnsupportedFeatureError
-from ._hosted import HostedBackend, host_of, retries_of, shared_tls_context
+from ._hosted import HostedBackend, host_of, retries_of, tls_context_for
 from .base import ChatRequest, Completion, TokenLogprob, TopLogprob, Usage
 
 __all__ = ["OpenAIBackend", "OpenAICompatibleBackend"]
@@ -64,6 +64,12 @@ class OpenAIBackend(HostedBackend):
     provider = "openai"
     key_provider = "openai"
     label = "OpenAI"
+    library = "openai"
+    # OpenAI documents its seed as best effort (replies may still differ), so a seeded request
+    # above temperature 0 is sent every time rather than replayed as if it were reproducible
+    honours_seed = False
+    # well under any paid tier's limits per second; the SDK retries the 429s beyond them
+    default_concurrency = 32
     # OpenAI deprecated max_tokens for max_completion_tokens; compatible servers know max_tokens
     tokens_param: ClassVar[str] = "max_completion_tokens"
 
@@ -87,13 +93,22 @@ class OpenAIBackend(HostedBackend):
         http = openai.DefaultAsyncHttpxClient if asynchronous else openai.DefaultHttpxClient
         options: dict[str, Any] = {
             "api_key": key or PLACEHOLDER_KEY, "timeout": timeout, "max_retries": max_retries,
-            "http_client": http(verify=shared_tls_context()),
+            "http_client": http(verify=tls_context_for(self.base_url)),
         }
         if self.base_url is not None:
             options["base_url"] = self.base_url
         return cls(**options)
 
     # --- request ------------------------------------------------------------------------------
+    def _validate(self, request: ChatRequest) -> None:
+        if request.prefill is not None:
+            raise UnsupportedFeatureError(
+                f"{self.name} cannot continue a reply started for it (a prefill): the Chat Completions "
+                "API answers a conversation that ends with an assistant turn with a new reply.",
+                "Run prefill exercises on the embedded model (local) or an Anthropic model, or ask for "
+                "the format in the prompt instead (a JSON schema gives structured output here).",
+            )
+
     def _response_format(self, schema: dict[str, Any]) -> dict[str, Any]:
         if self._json_mode == "json_object":
             return {"type": "json_object", "schema": schema}
@@ -237,6 +252,10 @@ class OpenAICompatibleBackend(OpenAIBackend):
     key_provider = "openai-compatible"
     key_required = False
     tokens_param = "max_tokens"
+    # vLLM, Ollama and llama.cpp's server take a seed, but batching makes none of them bit-exact
+    honours_seed = False
+    # a server queues what it cannot batch: 32 keeps vLLM busy and a one-slot server merely waits
+    default_concurrency = 32
 
     EXAMPLE = "openai-compatible:http://127.0.0.1:8000/v1#my-model"
 
@@ -265,4 +284,4 @@ class OpenAICompatibleBackend(OpenAIBackend):
     @property
     def cache_identity(self) -> str:
         # the URL is in the name; said explicitly so that a future name change keeps it
-        return f"openai-compatible:{self.base_url}#{self.model}"
+        return " ".join([f"openai-compatible:{self.base_url}#{self.model}", *self.identity_parts()])
