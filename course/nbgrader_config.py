@@ -22,3 +22,16 @@ c.ClearSolutions.code_stub = {"python": _STUBS[_lang]}
 # Each test cell runs the learner's prompt on the visible and hidden cases; on the embedded model
 # that takes seconds, on a busy shared endpoint it can take longer than nbgrader's 30 s default.
 c.Execute.timeout = 300
+
+# Kernels nbgrader starts (autograde, validate, generate_solution) run learner code: they get no
+# API key (the kit's ScrubbedExecute removes *_API_KEY, *_TOKEN, ATELIER_*KEY* and the keys the
+# kit reads from .env from their environment). Prefer `atelier grade`, which runs no learner code.
+from promptatelier.grading.kernel_env import scrub_kernels  # noqa: E402
+
+scrub_kernels(c)
+
+# `nbgrader generate_feedback` reads every notebook's grades through one gradebook connection
+# instead of opening one per notebook (a third of its time per notebook); same feedback.
+from promptatelier.grading.feedback_export import fast_feedback  # noqa: E402
+
+fast_feedback(c)

@@ -89,7 +89,9 @@ class Settings:
     model: str = "local"
     grading_model: str = "local"
     judge_model: str = ""
-    concurrency: int = 8
+    # requests in flight at once; 0: each backend's own default (Backend.default_concurrency:
+    # local 1, openai and openai-compatible 32, anthropic 16)
+    concurrency: int = 0
     requests_per_minute: int = 0
     max_retries: int = 4
     timeout_s: float = 120.0
@@ -139,6 +141,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _dotenv(course_file: Path | None) -> dict[str, str]:
+    if os.environ.get("NBGRADER_EXECUTION") == "autograde":
+        # nbgrader's autograde runs learners' code in this kernel: it must find no instructor's
+        # key, and the course's .env is the instructor's (`atelier grade` grades without it)
+        return {}
     from dotenv import dotenv_values  # here, not at the top: `import promptatelier` stays quick
 
     values: dict[str, str] = {}

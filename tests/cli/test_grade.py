@@ -41,6 +41,17 @@ def test_grade_prints_scores_and_flags(course: Path, capsys: pytest.CaptureFixtu
     assert "3 answers (0 evaluated, 3 reused" in capsys.readouterr().out
 
 
+def test_grade_lists_what_needs_manual_grading_and_goes_on(course: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (course / "submitted" / "garbled" / "ps1").mkdir(parents=True)
+    (course / "submitted" / "garbled" / "ps1" / "ps1.ipynb").write_text("{not json", encoding="utf-8")
+    assert main(["grade", "ps1", "--course", str(course), "--model", "mock"]) == 0
+    out = capsys.readouterr().out
+    assert "3 answer(s) need manual grading" in out
+    assert "MANUAL garbled tc.label: the notebook ps1.ipynb cannot be read" in out
+    assert "garbled  0 / 7  (3 to grade or review by hand)" in out
+    assert "strong   " in out and "generate_feedback ps1" in out
+
+
 def test_grade_errors_say_how_to_fix(course: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["grade", "nope", "--course", str(course), "--model", "mock"]) == 1
     err = capsys.readouterr().err
@@ -69,6 +80,7 @@ def test_report_writes_tables_plots_and_html(course: Path, capsys: pytest.Captur
     assert "9/9 answers graded" in out
     assert "Learners" in out and "Criteria" in out and "label_only" in out
     page = (course / "reports" / "ps1.html").read_text(encoding="utf-8")
+    assert (course / "reports" / ".gitignore").read_text().splitlines()[-1] == "*"  # learners' data
     assert page.count("data:image/png;base64,") == 3
     for name in ("strong", "naive", "cheat", "tc.json", "defines grade()"):
         assert name in page

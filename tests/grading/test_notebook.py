@@ -37,13 +37,15 @@ def test_grade_returns_a_float_and_prints_feedback(grading_on_mock, mock_backend
 
 
 def test_grade_writes_nothing_to_stderr_even_when_something_tries(grading_on_mock, mock_backend, capfd):
+    right = labeller()
+
     def noisy(request):
         print("python noise", file=sys.stderr)
         os.write(2, b"C-level noise\n")
         warnings.warn("a library warning")
-        return "positive"
+        return right(request)
     mock_backend.script(noisy)
-    assert grade("t01.sentiment", GOOD) == pytest.approx(3 * (2 * 0.5 + 1 + 1) / 4)
+    assert grade("t01.sentiment", GOOD) == pytest.approx(3.0)
     out, err = capfd.readouterr()
     assert err == ""
     os.write(2, b"after\n")  # stderr works again afterwards
@@ -62,6 +64,18 @@ def test_grade_on_outage_raises_not_graded(grading_on_mock, mock_backend, capfd)
     with pytest.raises(NotGradedError, match="NOT GRADED YET"):
         grade("t01.sentiment", GOOD)
     assert capfd.readouterr().err == ""
+
+
+def test_grade_is_a_preview_on_visible_cases_with_the_learners_model(grading_on_mock, mock_backend, capfd, monkeypatch):
+    from promptatelier import config
+
+    monkeypatch.setenv("ATELIER_GRADING_MODEL", "openai:gpt-4.1-mini")  # the instructor's: never used here
+    config.reload_settings()
+    mock_backend.script(labeller())
+    assert grade("t01.sentiment", GOOD) == pytest.approx(3.0)
+    sent = " ".join(m.content for r in mock_backend.calls for m in r.messages)
+    assert "SECRET-INPUT" not in sent and len(mock_backend.calls) == 2
+    assert "preview on the visible cases" in capfd.readouterr().out
 
 
 def test_grade_instructor_mistake_is_loud(grading_on_mock):

@@ -1,18 +1,24 @@
-"""`atelier grade ASSIGNMENT`: trusted, parallel, resumable grading of a whole cohort."""
+"""`atelier grade ASSIGNMENT`: the autograder for prompt exercises (trusted, parallel, resumable).
+
+It replaces `nbgrader autograde` for kit exercises: it never runs learner code, writes the
+gradebook and the autograded notebooks itself, and `nbgrader generate_feedback` follows it.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-HELP = "Grade a cohort's submissions (trusted: reads answers, never runs learner code) into nbgrader's gradebook."
+HELP = ("Grade a cohort's submissions into nbgrader's gradebook and autograded/ notebooks "
+        "(trusted: reads answers, never runs learner code; replaces nbgrader autograde).")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("assignment", help="the nbgrader assignment name (a folder under submitted/<student>/)")
     parser.add_argument("--course", default=None, help="the nbgrader course root (default: the current folder)")
     parser.add_argument("--model", default=None, help="grading model (default: [models] grading in atelier.toml)")
-    parser.add_argument("--concurrency", type=int, default=None, help="model requests in flight at once")
+    parser.add_argument("--concurrency", type=int, default=None,
+                        help="model requests in flight at once (default: [run] concurrency, else the backend's own)")
     parser.add_argument("--student", action="append", default=None, metavar="ID",
                         help="grade only this student (repeatable)")
     parser.add_argument("--force", action="store_true",
@@ -22,11 +28,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
-    from ..grading.cohort import grade_cohort
+    from ..grading.course_dir import fast_nbgrader_imports
 
     if args.concurrency is not None and args.concurrency < 1:
         raise ConfigError(f"--concurrency {args.concurrency} is not a positive number.",
                           "Give --concurrency a whole number of at least 1, e.g. --concurrency 16.")
+    fast_nbgrader_imports()
+    from ..grading.cohort import grade_cohort
+
     outcome = grade_cohort(
         args.assignment, course=args.course, model=args.model, concurrency=args.concurrency,
         students=args.student, force=args.force, progress=not args.no_progress and sys.stderr.isatty(),
@@ -46,25 +55,31 @@ def _summary(outcome: object) -> str:
     assert isinstance(outcome, CohortRun)
     totals: dict[str, list[float]] = {}
     for r in outcome.results:
-        row = totals.setdefault(r.student, [0.0, 0.0, 0.0])
+        row = totals.setdefault(r.student, [0.0, 0.0, 0.0, 0.0])
         row[0] += r.points or 0.0
         row[1] += r.max_points
         row[2] += r.status == "not_graded"
+        row[3] += r.status == "manual" or (r.scored and bool(r.flags))
     width = max([len(s) for s in totals] + [7])
     lines = [f"Graded {outcome.assignment!r} with {outcome.model}: {len(outcome.results)} answers "
              f"({outcome.evaluated} evaluated, {outcome.reused} reused from the journal), "
              f"{outcome.model_calls} model calls, {outcome.cache_hits} cache hits, {outcome.wall_s:.1f} s.",
              "", f"{'student':<{width}}  score"]
-    for student, (got, top, missing) in totals.items():
-        note = f"  ({int(missing)} not graded)" if missing else ""
-        lines.append(f"{student:<{width}}  {got:g} / {top:g}{note}")
-    flagged = outcome.flagged
+    for student, (got, top, missing, manual) in totals.items():
+        notes = [f"{int(missing)} not graded"] if missing else []
+        notes += [f"{int(manual)} to grade or review by hand"] if manual else []
+        lines.append(f"{student:<{width}}  {got:g} / {top:g}" + (f"  ({', '.join(notes)})" if notes else ""))
     lines.append("")
+    manual = outcome.manual
+    if manual:
+        lines.append(f"{len(manual)} answer(s) need manual grading (no score in the gradebook):")
+        lines += [f"  MANUAL {r.student} {r.exercise_id}: {'; '.join(r.flags)}" for r in manual]
+    flagged = [r for r in outcome.flagged if r.scored]
     if flagged:
-        lines.append(f"{len(flagged)} flag(s) for review:")
-        for r in flagged:
-            for flag in r.flags:
-                lines.append(f"  FLAG {r.student} {r.exercise_id}: {flag}")
-    else:
-        lines.append("No flags: every in-notebook grade agrees with the trusted grade.")
+        lines.append(f"{len(flagged)} answer(s) flagged for review (scored, marked needs manual grade):")
+        lines += [f"  FLAG {r.student} {r.exercise_id}: {flag}" for r in flagged for flag in r.flags]
+    if not manual and not flagged:
+        lines.append("Nothing to review: no flag, no answer left for manual grading.")
+    lines.append("Next: `nbgrader generate_feedback "
+                 f"{outcome.assignment}` (formgrader shows the flagged answers under 'needs manual grade').")
     return "\n".join(lines)

@@ -60,11 +60,14 @@ def working_copy(generated: Path, dest: Path, monkeypatch: Any) -> Path:
 
 
 def submit(root: Path, student: str, answers: dict[str, str], *, extra_cell: str | None = None,
-           edited_test: str | None = None, edited_test_source: str | None = None) -> Path:
-    """Write `student`'s submission: the released notebook with these answer cells' sources."""
+           edited_test: str | None = None, edited_test_source: str | None = None,
+           change: Any = None, assignment: str = ASSIGNMENT, notebook: str | None = None) -> Path:
+    """Write `student`'s submission: the released notebook with these answer cells' sources;
+    `change(nb)` then edits the notebook as a tampering learner would."""
     import nbformat
 
-    nb = nbformat.read(root / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    notebook = notebook or assignment
+    nb = nbformat.read(root / "release" / assignment / f"{notebook}.ipynb", as_version=4)
     for cell in nb.cells:
         kit = cell.get("metadata", {}).get("promptatelier") or {}
         if kit.get("role") == "answer" and kit.get("exercise") in answers:
@@ -72,11 +75,13 @@ def submit(root: Path, student: str, answers: dict[str, str], *, extra_cell: str
         if kit.get("role") == "test" and kit.get("exercise") == edited_test:
             cell.source = edited_test_source or "0"
     if extra_cell:
-        position = next(i for i, c in enumerate(nb.cells) if "import check, grade" in c.source) + 1
+        position = next((i for i, c in enumerate(nb.cells) if "from promptatelier import" in c.source), -1) + 1
         nb.cells.insert(position, nbformat.v4.new_code_cell(extra_cell.strip("\n")))
-    folder = root / "submitted" / student / ASSIGNMENT
+    if change is not None:
+        change(nb)
+    folder = root / "submitted" / student / assignment
     folder.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, folder / f"{ASSIGNMENT}.ipynb")
+    nbformat.write(nb, folder / f"{notebook}.ipynb")
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f %Z")
     (folder / "timestamp.txt").write_text(stamp)
     return folder

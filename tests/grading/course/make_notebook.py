@@ -1,6 +1,8 @@
-"""Writes source/ps1/ps1.ipynb, the test course's one assignment, as `atelier build` lays out
-exercises (answer, check and test cells with the kit's metadata). Run it after changing the
-exercises: `python tests/grading/course/make_notebook.py`."""
+"""Writes the test course's assignments as `atelier build` lays out exercises (answer, check and
+test cells with the kit's metadata): source/ps1/ps1.ipynb (three kit exercises) and
+source/ps2/ps2.ipynb (one kit exercise and one ordinary nbgrader exercise, whose test cell only
+`nbgrader autograde` can score). Run it after changing the exercises:
+`python tests/grading/course/make_notebook.py`."""
 
 from __future__ import annotations
 
@@ -50,22 +52,37 @@ def exercise_cells(exercise: str, points: int, answer: str) -> list[nbformat.Not
     return [intro, answer_cell, check_cell, test_cell]
 
 
-def main() -> None:
+def ordinary_cells() -> list[nbformat.NotebookNode]:
+    """An nbgrader exercise of the usual kind: a solution cell and an assert test cell."""
+    answer = nbformat.v4.new_code_cell("### BEGIN SOLUTION\nANSWER = 42\n### END SOLUTION")
+    answer.metadata = {"nbgrader": {"solution": True, "grade": False, "locked": False, "grade_id": "ordinary-answer",
+                                    "schema_version": 3}}
+    test = nbformat.v4.new_code_cell("assert ANSWER == 42")
+    test.metadata = {"nbgrader": {"grade": True, "solution": False, "locked": True, "points": 1,
+                                  "grade_id": "ordinary-test", "schema_version": 3}}
+    return [nbformat.v4.new_markdown_cell("### An ordinary exercise\n\nSet ANSWER to 42."), answer, test]
+
+
+def write(name: str, cells: list[nbformat.NotebookNode]) -> None:
     nb = nbformat.v4.new_notebook()
     nb.metadata = {
         "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
         "language_info": {"name": "python"},
         "promptatelier": {"lang": "en"},
     }
-    nb.cells.append(nbformat.v4.new_markdown_cell("# Test assignment ps1"))
+    nb.cells.append(nbformat.v4.new_markdown_cell(f"# Test assignment {name}"))
     nb.cells.append(nbformat.v4.new_code_cell("from promptatelier import check, grade"))
-    for exercise, points, answer in EXERCISES:
-        nb.cells.extend(exercise_cells(exercise, points, answer))
+    nb.cells.extend(cells)
     for i, cell in enumerate(nb.cells):
         cell["id"] = f"cell-{i}"
-    path = HERE / "source" / "ps1" / "ps1.ipynb"
+    path = HERE / "source" / name / f"{name}.ipynb"
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
+
+
+def main() -> None:
+    write("ps1", [cell for exercise, points, answer in EXERCISES for cell in exercise_cells(exercise, points, answer)])
+    write("ps2", exercise_cells(*EXERCISES[0]) + ordinary_cells())
 
 
 if __name__ == "__main__":

@@ -1,0 +1,127 @@
+"""The grading journal: every finished (student, exercise) with its trusted result.
+
+An SQLite file per assignment in the course's `.atelier/grading/` (git-ignored by the folder's
+own `.gitignore`: it holds learners' scores and feedback). Written as each batch finishes, so an
+interrupted run resumes without redoing work; `atelier report` reads it, also while grading runs.
+
+Statuses:
+- graded: scored by the rubric (points set). With flags it also needs manual review.
+- invalid: the answer cannot be graded (not a literal, not answered, not submitted): 0 points,
+  the reason in `feedback`.
+- not_graded: the model could not be reached: no score yet (never 0); retried on the next run.
+- manual: the kit cannot grade it (an unreadable notebook, text no request can carry, the grader
+  failing on it): no score, graded by hand; the reason is in `flags`. Retried on the next run.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+__all__ = ["STATUSES", "ItemResult", "Journal"]
+
+STATUSES = ("graded", "invalid", "not_graded", "manual")
+# statuses whose result is final for a given submission (the others are retried)
+FINAL = frozenset({"graded", "invalid"})
+
+
+@dataclass
+class ItemResult:
+    """The trusted result for one (student, exercise)."""
+
+    student: str
+    notebook: str
+    exercise_id: str
+    test_id: str
+    answer_id: str
+    submission_hash: str
+    status: str  # one of STATUSES
+    points: float | None
+    max_points: float
+    feedback: str  # for the learner (plain text, in the notebook's language)
+    feedback_html: str = ""
+    criteria: list[dict[str, Any]] = field(default_factory=list)
+    review: list[str] = field(default_factory=list)  # the evaluation's own reasons for manual review
+    flags: list[str] = field(default_factory=list)  # every reason the instructor should look at it
+    graded_at: float = 0.0
+
+    @property
+    def needs_manual(self) -> bool:
+        """No trusted score, or one a person must confirm: nbgrader's needs_manual_grade."""
+        return self.status in ("not_graded", "manual") or bool(self.flags)
+
+    @property
+    def scored(self) -> bool:
+        return self.status in FINAL and self.points is not None
+
+    def to_json(self) -> str:
+        # ASCII escapes keep any lone surrogate a learner typed storable
+        return json.dumps(asdict(self), ensure_ascii=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ItemResult:
+        data = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS results (
+    student TEXT NOT NULL,
+    notebook TEXT NOT NULL,
+    test_id TEXT NOT NULL,
+    submission_hash TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (student, notebook, test_id)
+);
+"""
+
+
+class Journal:
+    """Finished results of one assignment, written as each batch finishes (resumable runs)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        # a commit per batch without a disk sync each (WAL syncs at checkpoints): safe from a crash
+        # of the run, and the gradebook, not the journal, is the record a power loss must not lose
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(_SCHEMA)
+
+    @staticmethod
+    def path_for(course: Any, assignment: str) -> Path:
+        from .course_dir import ignored_dir
+
+        return ignored_dir(course.state_dir / "grading") / f"{assignment}.sqlite"
+
+    @classmethod
+    def for_assignment(cls, course: Any, assignment: str) -> Journal:
+        return cls(cls.path_for(course, assignment))
+
+    def get(self, student: str, notebook: str, test_id: str, submission_hash: str) -> ItemResult | None:
+        row = self.db.execute(
+            "SELECT data FROM results WHERE student=? AND notebook=? AND test_id=? AND submission_hash=?",
+            (student, notebook, test_id, submission_hash),
+        ).fetchone()
+        return ItemResult.from_json(row[0]) if row else None
+
+    def put(self, results: Sequence[ItemResult]) -> None:
+        with self.db:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO results(student, notebook, test_id, submission_hash, data) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(r.student, r.notebook, r.test_id, r.submission_hash, r.to_json()) for r in results],
+            )
+
+    def all(self) -> list[ItemResult]:
+        rows = self.db.execute("SELECT data FROM results ORDER BY student, notebook, test_id").fetchall()
+        return [ItemResult.from_json(r[0]) for r in rows]
+
+    def close(self) -> None:
+        self.db.close()
