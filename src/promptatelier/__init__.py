@@ -78,3 +78,13 @@ def __getattr__(name: str) -> Any:
 
         return getattr(grading, name)
     raise AttributeError(f"module 'promptatelier' has no attribute {name!r}")
+
+
+def _register_error_display() -> None:
+    # in a notebook, a kit error shows its message and fix instead of a traceback through the kit
+    from ._ipython import register_error_display
+
+    register_error_display()
+
+
+_register_error_display()

@@ -101,6 +101,69 @@ def test_a_typed_key_is_written_nowhere(lab: Lab, page) -> None:  # noqa: ANN001
     assert list((lab.root / ".ipynb_checkpoints").glob("keys-checkpoint.ipynb")), "no checkpoint was written"
 
 
+# every label, button and caption of the kit's widgets whose text does not fit its box
+CUT_LABELS = """() => [...document.querySelectorAll(
+    '.atelier-widget .widget-label, .atelier-widget .jupyter-button, .atelier-widget .atelier-label')]
+  .filter(e => e.offsetParent !== null && e.innerText.trim() && e.scrollWidth > e.clientWidth + 1)
+  .map(e => e.innerText.trim())"""
+
+VIEW_STYLES = """(selector) => {
+  const view = document.querySelector(selector);
+  const cells = [...view.querySelectorAll('td, th')];
+  return {
+    cells: cells.length,
+    alignments: [...new Set(cells.map(c => getComputedStyle(c).textAlign))],
+    overflowing: cells.filter(c => c.scrollWidth > c.clientWidth + 1).map(c => c.innerText.slice(0, 60)),
+    text: view.innerText,
+  };
+}"""
+
+
+def test_labels_whole_messages_whole_and_readable_checks_in_jupyterlab(lab: Lab, page) -> None:  # noqa: ANN001
+    """Every widget in both languages with no label cut; an unreachable hosted model named with
+    its cause and fix in the exercise check; check() left-aligned; a kit error without traceback."""
+    unreachable = "openai-compatible:http://127.0.0.1:9/v1#tiny"  # port 9 (discard): nothing listens
+    widgets = ("Playground(model='local', lang=LANG)", "TokenExplorer('The sky is', lang=LANG)",
+               "Chat(model='local', lang=LANG)", "Compare(['A {x}'], models='local', cases=[{'x': '1'}], lang=LANG)",
+               "KeyEntry(lang=LANG)", f"ExerciseCheck('w01.label', {GOOD!r}, model={unreachable!r}, lang=LANG)")
+    write_notebook(lab.root / "views.ipynb", [
+        "import os\nos.environ['ATELIER_MAX_RETRIES'] = '0'\nfrom promptatelier.config import reload_settings\n"
+        "reload_settings()\nfrom promptatelier import check, complete\n"
+        "from promptatelier.widgets import Playground, TokenExplorer, Chat, Compare, KeyEntry, ExerciseCheck",
+        *[w.replace("LANG", repr(lang)) for lang in ("en", "fr") for w in widgets],
+        f"check('w01.label', {GOOD!r}, model='mock', lang='fr')",
+        "complete('Hello', model='openai-compatible:not-a-url#m')",
+    ])
+    open_notebook(page, lab, "views.ipynb")
+    run_all(page)
+    expect(page.locator(".atelier-widget")).to_have_count(12, timeout=180_000)
+    page.locator(".atelier-check-view").wait_for(timeout=120_000)
+    assert page.evaluate(CUT_LABELS) == []
+    for button in page.locator(".atelier-check").all():
+        button.scroll_into_view_if_needed()
+        button.click()
+    alerts = page.locator(".atelier-check-result .atelier-alert")
+    expect(alerts).to_have_count(2, timeout=120_000)
+    for alert, fix in zip(alerts.all(), ("How to fix it", "Comment corriger"), strict=True):
+        text = alert.inner_text()
+        assert "127.0.0.1:9" in text and "tiny" in text and "could not reach" in text and fix in text, text
+        assert alert.evaluate("e => e.scrollWidth <= e.clientWidth + 1")
+    alerts.first.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTEFACTS / "e2e-unreachable-check.png"), full_page=True)
+    view = page.evaluate(VIEW_STYLES, ".jp-OutputArea-output[data-mime-type='text/html'] .atelier-check-view")
+    assert view["cells"] > 4 and view["alignments"] == ["left"] and view["overflowing"] == [], view
+    assert "Note sur les cas visibles" not in view["text"] and "Cas visibles" in view["text"]
+    page.locator(".jp-OutputArea-output[data-mime-type='text/html'] .atelier-check-view").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTEFACTS / "e2e-check-view.png"), full_page=False)
+    error = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").last
+    error.wait_for(timeout=60_000)
+    shown = error.inner_text()
+    assert "UnknownModelError" in shown and "How to fix it" in shown and "site-packages" not in shown, shown
+    assert "promptatelier/" not in shown and "Traceback" not in shown, shown
+    error.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTEFACTS / "e2e-kit-error.png"), full_page=False)
+
+
 def scan(base: Path, secret: str) -> list[str]:
     """Every file under `base` whose bytes contain `secret` (plain or as JSON escapes)."""
     needles = [secret.encode(), json.dumps(secret).encode()[1:-1]]

@@ -69,5 +69,7 @@ def test_stop_puts_the_message_back(gate) -> None:  # noqa: ANN001
 def test_plain_text_transcript_in_french(mock: MockBackend) -> None:
     chat = Chat("Sois bref.", model="mock", lang="fr")
     say(chat, "Bonjour")
-    assert repr(chat).splitlines() == ["Chat (mock)", "Prompt système: Sois bref.", "Vous: Bonjour", "Assistant: Bonjour"]
+    # French typography: a no-break space before the colon
+    assert repr(chat).splitlines() == ["Chat (mock)", "Prompt système\u00a0: Sois bref.", "Vous\u00a0: Bonjour",
+                                       "Assistant\u00a0: Bonjour"]
     assert chat.send_button.description == "Envoyer"

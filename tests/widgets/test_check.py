@@ -72,15 +72,34 @@ def test_the_learner_edits_the_answer_in_the_widget(labeller: MockBackend) -> No
 
 def test_unanswered_is_explained(labeller: MockBackend) -> None:
     c = check(ExerciseCheck("w01.label", "", model="mock"))
-    assert "Not answered yet" in c.result.value and "Your answer cannot be used yet." in c.result.value
+    assert "atelier-alert" in c.result.value and "Not answered yet" in c.result.value
+    assert "Replace the placeholder" in c.result.value
     assert labeller.calls == []
 
 
-def test_outage_means_not_graded(mock: MockBackend) -> None:
+def test_outage_says_what_failed_and_how_to_fix_it(mock: MockBackend) -> None:
     mock.script(lambda r: MockBackend.outage("The course server is down."))
     c = check(ExerciseCheck("w01.label", GOOD, model="mock"))
-    assert "The model could not be reached." in c.result.value
+    assert "atelier-alert" in c.result.value and "The course server is down." in c.result.value
+    assert "<b>How to fix it: </b>Start the server again, or switch to the local model." in c.result.value
     assert "Score on the visible cases" not in c.result.value
+    assert "not graded" not in c.result.value.lower()  # a practice check, not a grade
+
+
+def test_an_unreachable_hosted_model_is_named_with_the_cause_and_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real OpenAI-compatible model on a port where nothing listens, through the real SDK."""
+    from promptatelier.config import reload_settings
+    from tests.support import free_port
+
+    monkeypatch.setenv("ATELIER_MAX_RETRIES", "0")
+    reload_settings()
+    model = f"openai-compatible:http://127.0.0.1:{free_port()}/v1#tiny"
+    c = check(ExerciseCheck("w01.label", GOOD, model=model, lang="fr"))
+    shown = c.result.value
+    assert "atelier-alert" in shown and f"127.0.0.1" in shown and "tiny" in shown  # the provider and its server
+    assert "could not reach" in shown  # the cause
+    assert "Comment corriger\u00a0: </b>" in shown and "local" in shown  # the fix, in full
+    assert "…" not in shown
 
 
 def test_unknown_exercise_is_said_in_the_widget() -> None:
@@ -92,12 +111,14 @@ def test_unknown_exercise_is_said_in_the_widget() -> None:
 
 def test_system_template_has_two_fields(mock: MockBackend) -> None:
     c = ExerciseCheck("w01.persona", {"system": "You are Max.", "user": "Q: {question}"}, model="mock", lang="fr")
-    assert set(c.editors) == {"system", "user"} and c.editors["system"].description == "Prompt système"
+    assert set(c.editors) == {"system", "user"}
+    captions = [box.children[0].value for box in c.children[1:3]]
+    assert captions == ["<b>Prompt système</b>", "<b>Gabarit du message utilisateur</b>"]
     mock.script(lambda r: f"{r.system} Nous ouvrons à 9 h.")
     check(c)
     assert mock.calls[-1].system == "You are Max." and mock.calls[-1].messages[-1].content == "Q: When do you open?"
     assert [r.verdict for r in c.criteria] == ["pass"]
-    assert "Score sur les cas visibles : 2 / 2" in c.result.value and "réussi" in c.result.value
+    assert "Note sur les cas visibles\u00a0: 2 / 2" in c.result.value and "réussi" in c.result.value
 
 
 def test_compare_scores_cells_with_the_exercise_rubric(labeller: MockBackend, no_cache: None) -> None:
@@ -136,3 +157,29 @@ def test_progress_is_shown_and_stop_frees_the_widget(gate) -> None:  # noqa: ANN
     gate.set()
     assert c.wait(10)
     assert c.report is None and "Score" not in c.result.value
+
+
+def test_instructions_and_hints_are_markdown_rendered_safely(tmp_path, monkeypatch: pytest.MonkeyPatch,
+                                                             mock: MockBackend) -> None:
+    import shutil
+
+    from promptatelier.config import reload_settings
+    from promptatelier.grading.spec import clear_spec_cache
+
+    shutil.copytree(GRADERS, tmp_path / "graders")
+    spec = tmp_path / "graders" / "w01" / "label.toml"
+    text = spec.read_text(encoding="utf-8").replace(
+        'en = "Write a template that makes the model answer positive or negative for {review}, and nothing else."',
+        'en = "Answer **positive** or `negative` for {review}.\\n\\n- one word\\n- no <script>alert(1)</script>"')
+    text = text.replace('"Ask for the label alone, with no sentence around it."', '"Ask for the label **alone**."')
+    spec.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("ATELIER_GRADERS", str(tmp_path / "graders"))
+    reload_settings()
+    clear_spec_cache()
+    mock.script(lambda r: "It is positive, I would say.")
+    c = ExerciseCheck("w01.label", "Say {review}", model="mock")
+    header = c.children[0].value
+    assert "<strong>positive</strong>" in header and "negative</code>" in header and "<li>one word</li>" in header
+    assert "**" not in header and "<script>" not in header and "&lt;script&gt;" in header
+    check(c)
+    assert "Ask for the label <strong>alone</strong>." in c.result.value and "**alone**" not in c.result.value

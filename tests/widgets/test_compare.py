@@ -108,3 +108,74 @@ def test_system_prompts_and_few_shot_turns_without_an_exercise(mock: MockBackend
     missing = Compare([[{"role": "user", "content": "{wrod}"}]], models="mock", cases=CASES)
     missing.run_button.click()
     assert "{wrod}" in missing.table.value and len(mock.calls) == 4
+
+
+def test_one_model_at_two_sampling_settings(mock: MockBackend) -> None:
+    c = go(Compare("tell {word}", models=["mock", ("mock", {"temperature": 1.0, "seed": 3})], cases=CASES,
+                   criteria=[lambda out, case: case["word"] in out]))
+    assert [c.column_label(i) for i in range(2)] == ["mock", "mock · temperature 1.0 · seed 3"]
+    assert [(r.temperature, r.seed) for r in mock.calls] == [(0.0, 0), (0.0, 0), (1.0, 3), (1.0, 3)]
+    df = c.to_dataframe()
+    assert df["model"].tolist() == ["mock"] * 4 and df["temperature"].tolist() == [0.0, 0.0, 1.0, 1.0]
+    assert df["seed"].tolist() == [0, 0, 3, 3]
+    fr = Compare("dis {word}", models=[("mock", {"temperature": 0.7, "seed": 2, "max_tokens": 5})], lang="fr")
+    assert fr.column_label(0) == "mock · température 0,7 · graine 2 · jetons max 5"
+
+
+@pytest.mark.parametrize("choice, message", [
+    (("mock", {"temprature": 1.0}), "Compare cannot set 'temprature'"),
+    (("mock", {"seed": -1}), "seed must be a whole number ≥ 0, not -1"),
+    (("mock", {"temperature": "hot"}), "temperature must be a number from 0 to 2"),
+    (["mock"], "is not a model for Compare"),
+])
+def test_a_malformed_model_setting_says_how_to_write_it(mock: MockBackend, choice: object, message: str) -> None:
+    from promptatelier.errors import AtelierError
+
+    with pytest.raises(AtelierError, match=message):
+        Compare("tell {word}", models=[choice], cases=CASES)
+    with pytest.raises(AtelierError) as info:
+        Compare("dis {word}", models=[("mock", {"seed": 1.5})], lang="fr")
+    assert "seed doit être un nombre entier ≥ 0, pas 1.5" in info.value.localised("fr")[0]
+
+
+def test_an_exercises_cases_are_those_of_the_widgets_language(mock: MockBackend, tmp_path) -> None:  # noqa: ANN001
+    folder = tmp_path / "w02"
+    folder.mkdir()
+    spec = folder / "post.toml"
+    spec.write_text('''
+id = "w02.post"
+points = 1
+kind = "template"
+placeholders = ["product"]
+title = "A post"
+instructions = "Write a post."
+reference = "Post about {product}."
+baseline = "{product}"
+
+[[cases]]
+name = "mug"
+lang = "en"
+vars = { product = "mug" }
+
+[[cases]]
+name = "tasse"
+lang = "fr"
+vars = { product = "tasse" }
+
+[[criteria]]
+use = "contains"
+text = "post"
+''', encoding="utf-8")
+    assert Compare("{product}", models="mock", exercise=spec, lang="en").cases == [{"product": "mug"}]
+    assert Compare("{product}", models="mock", exercise=spec, lang="fr").cases == [{"product": "tasse"}]
+
+
+def test_criteria_take_their_arguments_from_each_case_and_know_what_was_sent(mock: MockBackend) -> None:
+    cases = [{"word": "hi", "expected": "HI"}, {"word": "yo", "expected": "YO"}]
+    mock.script(lambda r: r.messages[-1].content.split()[-1].upper() + " 42")
+    c = go(Compare(["Say {word}"], models=["mock"], cases=cases,
+                   criteria=[{"use": "contains", "text": {"case": "expected"}}, {"use": "no_invented_numbers"}]))
+    scored = [cell.score for cell in c.cells]
+    # the case's own word is found; "42" was never sent, so it is invented: half marks each
+    assert scored == [0.5, 0.5]
+    assert any("42" in why for why in c.cells[0].explanations)

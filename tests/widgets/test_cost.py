@@ -38,7 +38,7 @@ def test_widgets_update_the_meter_per_model(priced_mock: None) -> None:
     assert rows["mock"].cost_usd == pytest.approx(36e-6)
     assert "$0.000036" in meter.table.value and "mock:upper" in meter.table.value
     assert "Total" in meter.table.value
-    assert "mock: 1 requests (0 from cache), 3 tokens in, 3 tokens out, $0.000036" in repr(meter)
+    assert "mock: 1 request (0 from cache), 3 tokens in, 3 tokens out, $0.000036" in repr(meter)
 
 
 def test_refresh_catches_direct_calls() -> None:

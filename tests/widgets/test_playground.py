@@ -102,7 +102,8 @@ def test_french_labels(mock: MockBackend) -> None:
     p = Playground("bonjour", model="mock", lang="fr")
     assert p.run_button.description == "Lancer" and p.temperature.description == "Température"
     run(p)
-    assert "Réponse" in p.answer.value and "tokens en entrée" in p.stats.value
+    assert "Réponse" in p.answer.value and "1 jeton en entrée" in p.stats.value  # the glossary's word, singular
+    assert "\u00a0: bonjour" in repr(p)
 
 
 def test_course_language_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:

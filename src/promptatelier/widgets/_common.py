@@ -1,13 +1,16 @@
-"""What every widget shares: errors shown in words, background runs that can be stopped, and a
-plain-text face for places without a widget frontend (nbconvert, nbgrader autograde)."""
+"""What every widget shares: errors shown in words, background runs that can be stopped, a
+plain-text face for places without a widget frontend (nbconvert, nbgrader autograde), labels
+that are never cut, and the list of widgets made in this kernel with their example prompts."""
 
 from __future__ import annotations
 
 import html
+import itertools
 import threading
 import weakref
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
@@ -23,7 +26,14 @@ from ..errors import (
 )
 from ._i18n import language, t
 
-__all__ = ["error_parts", "error_html", "error_text", "BackgroundRun", "AtelierWidget", "button", "esc", "notify_ledger"]
+if TYPE_CHECKING:
+    from ..models import ChatRequest
+
+__all__ = ["error_parts", "error_html", "error_text", "BackgroundRun", "AtelierWidget", "button", "esc", "notify_ledger",
+           "Example", "LABEL_STYLE", "labelled", "live_widgets"]
+
+# a description as wide as its text: ipywidgets' default width cuts 'Temperature' to 'Temperat…'
+LABEL_STYLE = {"description_width": "initial"}
 
 # most specific first: the first class an error is an instance of names its heading
 _HEADINGS: tuple[tuple[type[BaseException], str], ...] = (
@@ -52,17 +62,36 @@ def error_parts(exc: BaseException, lang: str | None = None) -> tuple[str, str, 
 
 
 def error_html(exc: BaseException, lang: str | None = None) -> str:
+    """The error in a box: heading, what went wrong, how to fix it; the whole message, wrapped."""
     heading, problem, fix = error_parts(exc, lang)
-    fix_html = f"<div><b>{esc(t('fix', lang))}:</b> {esc(fix)}</div>" if fix else ""
+    fix_html = f"<div><b>{esc(t('fix', lang))}{esc(t('colon', lang))}</b>{esc(fix)}</div>" if fix else ""
     return (
-        '<div class="atelier-error" style="border-left:4px solid #c0392b;background:#fdecea;'
-        f'padding:6px 10px;margin:4px 0"><b>{esc(heading)}</b><div>{esc(problem)}</div>{fix_html}</div>'
+        '<div class="atelier-error" role="alert" style="border-left:4px solid #cf222e;background:#ffebe9;'
+        'padding:6px 10px;margin:4px 0;text-align:left;white-space:normal;overflow-wrap:anywhere">'
+        f"<b>{esc(heading)}</b><div>{esc(problem)}</div>{fix_html}</div>"
     )
 
 
 def error_text(exc: BaseException, lang: str | None = None) -> str:
     heading, problem, fix = error_parts(exc, lang)
-    return "\n".join(x for x in (heading, problem, f"{t('fix', lang)}: {fix}" if fix else "") if x)
+    return "\n".join(x for x in (heading, problem, f"{t('fix', lang)}{t('colon', lang)}{fix}" if fix else "") if x)
+
+
+def labelled(label: str, field: w.Widget) -> w.VBox:
+    """A field under its label, for labels too long to sit beside a wide field."""
+    caption = w.HTML(f"<b>{esc(label)}</b>")
+    caption.add_class("atelier-label")
+    return w.VBox([caption, field], layout=w.Layout(width="100%"))
+
+
+@dataclass(frozen=True)
+class Example:
+    """A request a widget would send as it stands (its example prompt), for checks in CI."""
+
+    widget: str
+    label: str
+    model: str
+    request: ChatRequest
 
 
 class BackgroundRun:
@@ -102,6 +131,16 @@ class BackgroundRun:
 
 
 _meters: weakref.WeakSet[Any] = weakref.WeakSet()
+# every widget made in this kernel, in order, without keeping any alive
+_made: list[weakref.ref[AtelierWidget]] = []
+_numbers: dict[str, itertools.count[int]] = {}
+
+
+def live_widgets() -> list[AtelierWidget]:
+    """The kit's widgets made in this kernel and not closed, oldest first."""
+    alive = [ref() for ref in _made]
+    _made[:] = [ref for ref, widget in zip(_made, alive, strict=True) if widget is not None and widget.comm is not None]
+    return [widget for widget in alive if widget is not None and widget.comm is not None]
 
 
 def notify_ledger() -> None:
@@ -118,8 +157,19 @@ class AtelierWidget(w.VBox):
 
         self.lang = language(lang)
         self._run: BackgroundRun | None = None
+        kind = type(self).__name__
+        self._name = f"{kind} {next(_numbers.setdefault(kind, itertools.count(1)))}"
         super().__init__(**kwargs)
         self.add_class("atelier-widget")
+        _made.append(weakref.ref(self))
+
+    def name(self) -> str:
+        """'Playground 2': the widget's kind and its rank among those made in this kernel."""
+        return self._name
+
+    def examples(self) -> list[Example]:
+        """The requests this widget would send as it stands (none for widgets that send none)."""
+        return []
 
     def tr(self, key: str, **values: Any) -> str:
         return t(key, self.lang, **values)
@@ -175,4 +225,6 @@ class AtelierWidget(w.VBox):
 
 
 def button(label: str, style: str = "", icon: str = "", **kwargs: Any) -> w.Button:
+    """A button as wide as its label (ipywidgets' fixed width cuts 'Show next tokens')."""
+    kwargs.setdefault("layout", w.Layout(width="auto", min_width="6em"))
     return w.Button(description=label, button_style=style, icon=icon, **kwargs)

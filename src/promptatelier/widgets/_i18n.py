@@ -7,7 +7,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-__all__ = ["t", "language", "LANGUAGES"]
+__all__ = ["t", "tn", "decimal", "language", "LANGUAGES"]
 
 LANGUAGES = ("en", "fr")
 
@@ -32,3 +32,17 @@ def t(key: str, lang: str | None = None, **values: Any) -> str:
     table = _strings()
     text = table.get(language(lang), {}).get(key) or table["en"][key]
     return text.format(**values) if values else text.replace("{{", "{").replace("}}", "}")
+
+
+def tn(key: str, n: int, lang: str | None = None) -> str:
+    """'1 token', '2 tokens': the string `key_one` or `key_many` for the count `n` (French takes
+    the singular for 0 and 1, English for 1 only)."""
+    lang = language(lang)
+    one = n < 2 if lang == "fr" else n == 1
+    return t(f"{key}_{'one' if one else 'many'}", lang, n=n)
+
+
+def decimal(x: float, digits: int, lang: str | None = None) -> str:
+    """A number for prose: 0.53 in English, 0,53 in French."""
+    text = f"{x:.{digits}f}"
+    return text.replace(".", ",") if language(lang) == "fr" else text

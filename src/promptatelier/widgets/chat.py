@@ -10,8 +10,9 @@ import ipywidgets as w
 
 from ..config import settings
 from ..errors import AtelierError
-from ..models import Completion, Message, complete
-from ._common import AtelierWidget, button, error_html, error_text, esc
+from ..models import Completion, Message, complete, make_request
+from ._common import LABEL_STYLE, AtelierWidget, Example, button, error_html, error_text, esc, labelled
+from ._i18n import tn
 from .playground import model_options
 
 __all__ = ["Chat"]
@@ -28,6 +29,7 @@ class Chat(AtelierWidget):
         temperature: float = 0.0,
         max_tokens: int = 256,
         seed: int | None = 0,
+        message: str = "",
         lang: str | None = None,
     ) -> None:
         super().__init__(lang=lang)
@@ -36,17 +38,18 @@ class Chat(AtelierWidget):
         self.last_completion: Completion | None = None
         self.error: BaseException | None = None
         self.seed = seed
-        self.system = w.Textarea(value=system, description=self.tr("system_prompt"),
-                                 placeholder=self.tr("system_placeholder"),
-                                 layout=w.Layout(width="100%", height="4em"), style={"description_width": "8em"})
-        self.model = w.Dropdown(options=model_options(model), value=model, description=self.tr("model"))
-        self.temperature = w.FloatSlider(value=temperature, min=0.0, max=2.0, step=0.1,
+        self.system = w.Textarea(value=system, placeholder=self.tr("system_placeholder"),
+                                 layout=w.Layout(width="100%", height="4em"))
+        self.model = w.Dropdown(options=model_options(model), value=model, description=self.tr("model"),
+                                style=LABEL_STYLE)
+        self.temperature = w.FloatSlider(value=temperature, min=0.0, max=2.0, step=0.1, style=LABEL_STYLE,
                                          description=self.tr("temperature"), readout_format=".1f")
         self.max_tokens = w.BoundedIntText(value=max_tokens, min=1, max=8192, description=self.tr("max_tokens"),
-                                           layout=w.Layout(width="14em"))
+                                           style=LABEL_STYLE, layout=w.Layout(width="auto", max_width="16em"))
         self.transcript = w.HTML()
         self.transcript.add_class("atelier-transcript")
-        self.message = w.Textarea(placeholder=self.tr("message_placeholder"), layout=w.Layout(width="100%", height="3.5em"))
+        self.message = w.Textarea(value=message, placeholder=self.tr("message_placeholder"),
+                                  layout=w.Layout(width="100%", height="3.5em"))
         self.send_button = button(self.tr("send"), "primary", "paper-plane")
         self.stop_button = button(self.tr("stop"), "warning", "stop", disabled=True)
         self.reset_button = button(self.tr("reset"), icon="refresh")
@@ -56,7 +59,7 @@ class Chat(AtelierWidget):
         self.stop_button.on_click(lambda _: self.stop())
         self.reset_button.on_click(lambda _: self.reset())
         self.children = [
-            self.system,
+            labelled(self.tr("system_prompt"), self.system),
             w.HBox([self.model, self.temperature, self.max_tokens]),
             self.transcript,
             self.message,
@@ -64,6 +67,16 @@ class Chat(AtelierWidget):
             self.status,
             self.context,
         ]
+
+    def examples(self) -> list[Example]:
+        """The conversation so far with the message box's text as the next turn."""
+        if not self.message.value.strip():
+            return []
+        history = [*self.messages, Message("user", self.message.value)]
+        request = make_request(history, system=self.system.value.strip() or None,
+                               temperature=float(self.temperature.value), max_tokens=int(self.max_tokens.value),
+                               seed=self.seed)
+        return [Example(self.name(), "message", self.model.value, request)]
 
     def send(self, text: str | None = None) -> None:
         """Add the message box's text (or `text`) to the conversation and ask for a reply."""
@@ -126,12 +139,14 @@ class Chat(AtelierWidget):
         rows = []
         for m in self.messages:
             who, colour = (self.tr("you"), "#eef4ff") if m.role == "user" else (self.tr("assistant"), "#f6f8fa")
-            rows.append(f'<div class="atelier-turn atelier-{m.role}" style="background:{colour};padding:4px 8px;margin:3px 0">'
-                        f'<b>{esc(who)}:</b> <span style="white-space:pre-wrap">{esc(m.content)}</span></div>')
+            rows.append(f'<div class="atelier-turn atelier-{m.role}" style="background:{colour};padding:4px 8px;'
+                        f'margin:3px 0;line-height:1.45;text-align:left"><b>{esc(who)}{esc(self.tr("colon"))}</b>'
+                        f'<span style="white-space:pre-wrap;overflow-wrap:anywhere">{esc(m.content)}</span></div>')
         self.transcript.value = "".join(rows)
         turns = sum(1 for m in self.messages if m.role == "user")
         self.context.value = "<small>{}</small>".format(esc(
-            self.tr("context_tokens", tokens=self.context_tokens, turns=turns) if self.last_completion and self.messages
+            self.tr("context_tokens", tokens=tn("tokens", self.context_tokens, self.lang), turns=tn("turns", turns, self.lang))
+            if self.last_completion and self.messages
             else self.tr("context_empty")))
 
     def _set_busy(self, busy: bool) -> None:
@@ -147,9 +162,9 @@ class Chat(AtelierWidget):
     def text(self) -> str:
         lines = [f"Chat ({self.model.value})"]
         if self.system.value.strip():
-            lines.append(f"{self.tr('system_prompt')}: {self.system.value}")
+            lines.append(f"{self.tr('system_prompt')}{self.tr('colon')}{self.system.value}")
         for m in self.messages:
-            lines.append(f"{self.tr('you') if m.role == 'user' else self.tr('assistant')}: {m.content}")
+            lines.append(f"{self.tr('you') if m.role == 'user' else self.tr('assistant')}{self.tr('colon')}{m.content}")
         if self.error is not None:
             lines.append(error_text(self.error, self.lang))
         return "\n".join(lines)

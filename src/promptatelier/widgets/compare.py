@@ -1,12 +1,15 @@
 """Compare: several prompts (or one prompt on several models) over a set of cases, side by
 side, with a rubric score per cell and the winner per case when an exercise or criteria say
-what a good answer is. Exportable as a pandas DataFrame."""
+what a good answer is. Exportable as a pandas DataFrame.
+
+A model may come with its own sampling settings, `("local", {"temperature": 1.0, "seed": 3})`,
+so one model at two settings compares offline as two models would (module 11)."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import ipywidgets as w
@@ -14,13 +17,53 @@ import ipywidgets as w
 from ..config import settings
 from ..errors import AtelierError
 from ..models import ChatRequest, Completion, complete_many, get_backend
-from ._common import AtelierWidget, button, error_html, error_text, esc
+from ..views import CSS
+from ._common import LABEL_STYLE, AtelierWidget, Example, button, error_html, error_text, esc
+from ._i18n import decimal, tn
 from .playground import model_options
 
 __all__ = ["Compare", "Cell"]
 
 # A criterion given directly: (output, case variables) -> a number in [0, 1], a bool, or a Score
 Scorer = Callable[[str, dict[str, Any]], Any]
+# A model string, or one with its own sampling settings: ("local", {"temperature": 1.0, "seed": 3})
+ModelChoice = str | tuple[str, Mapping[str, Any]]
+# the settings a column may change, with what each must be
+_SAMPLING = {"temperature": "a number from 0 to 2", "seed": "a whole number ≥ 0", "max_tokens": "a whole number ≥ 1"}
+_SAMPLING_FR = {"temperature": "un nombre de 0 à 2", "seed": "un nombre entier ≥ 0", "max_tokens": "un nombre entier ≥ 1"}
+
+
+def _valid(key: str, value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if key == "temperature":
+        return 0 <= value <= 2
+    return isinstance(value, int) and value >= (1 if key == "max_tokens" else 0)
+
+
+def _model_choice(choice: Any) -> tuple[str, dict[str, Any]]:
+    """(model, sampling settings) from a model string or a (model, settings) pair, or an error
+    that shows the form."""
+    if isinstance(choice, str):
+        return choice, {}
+    if isinstance(choice, tuple) and len(choice) == 2 and isinstance(choice[0], str) and isinstance(choice[1], Mapping):
+        model, options = choice[0], dict(choice[1])
+        bad = next((k for k, v in options.items() if k not in _SAMPLING or not _valid(k, v)), None)
+        if bad is None:
+            return model, options
+        if bad in _SAMPLING:
+            raise AtelierError(f"In Compare's models, {bad} must be {_SAMPLING[bad]}, not {options[bad]!r}.",
+                               f'Write ("{model}", {{"{bad}": ...}}) with {_SAMPLING[bad]}.',
+                               fr=(f"Dans les modèles de Compare, {bad} doit être {_SAMPLING_FR[bad]}, pas {options[bad]!r}.",
+                                   f'Écrivez ("{model}", {{"{bad}": ...}}) avec {_SAMPLING_FR[bad]}.'))
+        raise AtelierError(f"Compare cannot set {bad!r} for a model; it sets {', '.join(_SAMPLING)}.",
+                           f'Write ("{model}", {{"temperature": 1.0, "seed": 3}}).',
+                           fr=(f"Compare ne peut pas régler {bad!r} pour un modèle\u00a0; il règle {', '.join(_SAMPLING)}.",
+                               f'Écrivez ("{model}", {{"temperature": 1.0, "seed": 3}}).'))
+    raise AtelierError(f"{choice!r} is not a model for Compare.",
+                       'Give a model string ("local") or a model with its settings: ("local", {"temperature": 1.0, "seed": 3}).',
+                       fr=(f"{choice!r} n'est pas un modèle pour Compare.",
+                           'Donnez un nom de modèle ("local") ou un modèle avec ses réglages\u00a0: ("local", {"temperature": 1.0, "seed": 3}).'))
 
 
 def _as_submission(prompt: Any) -> Any:
@@ -47,13 +90,19 @@ class Cell:
     prompt: Any
     model: str
     completion: Completion | None = None
+    # the column's own sampling settings (temperature, seed, max_tokens), if any
+    sampling: dict[str, Any] = field(default_factory=dict)
     error: BaseException | None = None
     score: float | None = None
     explanations: tuple[str, ...] = ()
+    # what the model was given (for criteria such as no_invented_numbers), and the start of the
+    # reply a prefill exercise imposes, which the model's text continues
+    sent: str = ""
+    prefill: str = ""
 
     @property
     def output(self) -> str:
-        return self.completion.text if self.completion is not None else ""
+        return self.prefill + self.completion.text if self.completion is not None else ""
 
 
 class Compare(AtelierWidget):
@@ -62,7 +111,7 @@ class Compare(AtelierWidget):
     def __init__(
         self,
         prompts: Any,
-        models: str | Sequence[str] | None = None,
+        models: ModelChoice | Sequence[ModelChoice] | None = None,
         cases: Sequence[dict[str, Any]] | None = None,
         *,
         exercise: str | None = None,
@@ -80,7 +129,13 @@ class Compare(AtelierWidget):
 
             self.spec = load_spec(exercise)
         prompt_list = list(prompts) if isinstance(prompts, (list, tuple)) else [prompts]
-        model_list = [models] if isinstance(models, str) else list(models or [settings().model])
+        given = [models] if isinstance(models, (str, tuple)) else list(models or [settings().model])
+        # each column's label -> (model, its sampling settings)
+        self.model_settings: dict[str, tuple[str, dict[str, Any]]] = {}
+        for choice in given:
+            model, sampling = _model_choice(choice)
+            self.model_settings[self._setting_label(model, sampling)] = (model, sampling)
+        model_list = list(self.model_settings)
         self.criteria = list(criteria or [])
         self.system = system
         spec_model = self.spec.model if self.spec is not None else None
@@ -95,7 +150,7 @@ class Compare(AtelierWidget):
         options = model_options()
         options += [m for m in model_list if m not in options]
         self.models = w.SelectMultiple(options=options, value=tuple(model_list), description=self.tr("models"),
-                                       rows=min(4, len(options)))
+                                       rows=min(4, len(options)), style=LABEL_STYLE)
         self.run_button = button(self.tr("run"), "primary", "play")
         self.stop_button = button(self.tr("stop"), "warning", "stop", disabled=True)
         self.progress = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="40%", visibility="hidden"))
@@ -113,19 +168,31 @@ class Compare(AtelierWidget):
         ]
 
     # --- set-up -------------------------------------------------------------------------------
+    def _setting_label(self, model: str, sampling: dict[str, Any]) -> str:
+        """A column's label in the course language, e.g. "local · temperature 1.0 · seed 3"."""
+        if not sampling:
+            return model
+        parts = []
+        for key in _SAMPLING:
+            if key in sampling:
+                value = sampling[key]
+                shown = decimal(float(value), 1, self.lang) if key == "temperature" else str(value)
+                parts.append(f"{self.tr(key).lower()} {shown}")
+        return " · ".join([model, *parts])
+
     def _prompt_field(self, prompt: Any, i: int) -> w.Textarea:
         if not isinstance(prompt, str):
             import json
 
             prompt = json.dumps(prompt, ensure_ascii=False, indent=1)
-        return w.Textarea(value=prompt, description=self.tr("prompt_n", n=i + 1),
+        return w.Textarea(value=prompt, description=self.tr("prompt_n", n=i + 1), style=LABEL_STYLE,
                           layout=w.Layout(width="100%", height="5em"))
 
     def _cases(self, cases: Sequence[dict[str, Any]] | None) -> list[dict[str, Any]]:
         if cases is not None:
             return [dict(c) for c in cases]
-        if self.spec is not None:
-            return [{**c.vars, **({"expected": c.expected} if c.has_expected else {})} for c in self.spec.cases]
+        if self.spec is not None:  # the visible cases of the widget's language, as `check` runs them
+            return [{**c.vars, **({"expected": c.expected} if c.has_expected else {})} for c in self.spec.cases_for(self.lang)]
         return [{}]
 
     @property
@@ -156,7 +223,10 @@ class Compare(AtelierWidget):
             return m
         return self.tr("prompt_n", n=p + 1) if len(self.models.value) == 1 else f"{self.tr('prompt_n', n=p + 1)} · {m}"
 
-    def _request(self, prompt: Any, case: dict[str, Any]) -> ChatRequest:
+    def _request(self, prompt: Any, case: dict[str, Any], sampling: dict[str, Any] | None = None) -> ChatRequest:
+        return self._base_request(prompt, case).with_(**(sampling or {}))
+
+    def _base_request(self, prompt: Any, case: dict[str, Any]) -> ChatRequest:
         if self.spec is not None:
             from ..grading.spec import Case
             from ..grading.submission import normalise, render_request
@@ -182,7 +252,8 @@ class Compare(AtelierWidget):
             raise AtelierError(self.tr("no_cases"), self.tr("no_cases_fix"))
         plan = []
         prompts = self.prompts
-        for column, (p, model) in enumerate(self.columns):
+        for column, (p, label) in enumerate(self.columns):
+            model, sampling = self.model_settings.get(label, (label, {}))
             if self.spec is None:
                 submission = _as_submission(prompts[p])
                 names = submission.placeholders() if submission is not None else []
@@ -192,8 +263,16 @@ class Compare(AtelierWidget):
                         raise AtelierError(self.tr("missing_variable", name=missing[0], n=n + 1),
                                            self.tr("missing_variable_fix", name=missing[0]))
             for n, case in enumerate(self.cases):
-                plan.append((Cell(n, column, prompts[p], model), self._request(prompts[p], case)))
+                request = self._request(prompts[p], case, sampling)
+                sent = "\n\n".join([*([request.system] if request.system else []), *(m.content for m in request.messages)])
+                plan.append((Cell(n, column, prompts[p], model, sampling=sampling, sent=sent,
+                                  prefill=request.prefill or ""), request))
         return plan
+
+    def examples(self) -> list[Example]:
+        """Every prompt on every model for every case, as Run sends them."""
+        return [Example(self.name(), f"{self.tr('case_n', n=cell.case + 1)} · {self.column_label(cell.column)}",
+                        cell.model, request) for cell, request in self._plan()]
 
     # --- running ------------------------------------------------------------------------------
     def run(self) -> None:
@@ -227,7 +306,7 @@ class Compare(AtelierWidget):
                     for (cell, _), result in zip(part, results, strict=True):
                         if isinstance(result, Completion):
                             cell.completion = result
-                            cell.score, cell.explanations = self.score(cell.output, self.cases[cell.case])
+                            cell.score, cell.explanations = self.score(cell.output, self.cases[cell.case], cell.sent)
                         else:
                             cell.error = result
                     done += len(part)
@@ -251,7 +330,7 @@ class Compare(AtelierWidget):
     def scored(self) -> bool:
         return bool(self.criteria) or self.spec is not None
 
-    def score(self, output: str, case: dict[str, Any]) -> tuple[float | None, tuple[str, ...]]:
+    def score(self, output: str, case: dict[str, Any], sent: str = "") -> tuple[float | None, tuple[str, ...]]:
         """The weighted mean of the criteria that could score this output, with their reasons.
 
         Judge criteria need a judge model and prompt criteria do not depend on the case, so a
@@ -264,7 +343,7 @@ class Compare(AtelierWidget):
         reasons = []
         for weight, fn in items:
             try:
-                value, why = _as_score(fn(output, case))
+                value, why = _as_score(fn(output, {**case, "_sent": sent}) if getattr(fn, "kit", False) else fn(output, case))
             except Exception as exc:  # noqa: BLE001 - a criterion that cannot run leaves the cell unscored
                 value, why = None, f"{type(exc).__name__}: {exc}"
             if why:
@@ -275,30 +354,23 @@ class Compare(AtelierWidget):
         return (total / weight_sum if weight_sum else None), tuple(reasons)
 
     def _criteria_items(self) -> list[tuple[float, Scorer]]:
-        items: list[tuple[float, Scorer]] = []
-        if self.spec is not None:
-            from ..grading.spec import Case
+        from ..grading.criteria import get_criterion, parse_case_refs
+        from ..grading.spec import CriterionSpec
 
-            for cspec in self.spec.criteria:
-                crit = cspec.criterion
-                if crit.family != "output":
-                    continue
-                items.append((cspec.weight, lambda out, case, c=crit, a=cspec.args: c.fn(
-                    out, Case("compare", {k: str(v) for k, v in case.items() if k != "expected"}, case.get("expected")),
-                    self.spec, **a)))
+        specs: list[CriterionSpec] = []
+        if self.spec is not None:
+            specs += [c for c in self.spec.criteria if c.criterion.family == "output"]
+        items: list[tuple[float, Scorer]] = []
         for given in self.criteria:
             if callable(given):
                 items.append((1.0, given))
                 continue
-            args = dict(given)
+            args = parse_case_refs(dict(given))
             name, weight = args.pop("use"), float(args.pop("weight", 1.0))
-            from ..grading.criteria import get_criterion
-            from ..grading.spec import Case
-
-            crit = get_criterion(name)
-            items.append((weight, lambda out, case, c=crit, a=args: c.fn(
-                out, Case("compare", {k: str(v) for k, v in case.items() if k != "expected"}, case.get("expected")),
-                self.spec, **a)))
+            get_criterion(name).check_args(args)
+            specs.append(CriterionSpec(use=name, weight=weight, args=args, key=name))
+        for cspec in specs:
+            items.append((cspec.weight, _kit_scorer(cspec, self.spec)))
         return items
 
     def winners(self) -> list[list[int]]:
@@ -312,7 +384,8 @@ class Compare(AtelierWidget):
 
     # --- output -------------------------------------------------------------------------------
     def to_dataframe(self):  # noqa: ANN201 - pandas is imported only here
-        """One row per case × column: case, prompt, model, output, score, tokens, latency, cost, winner."""
+        """One row per case × column: case, prompt, model and its sampling settings, output, score,
+        tokens, latency, cost, winner."""
         import pandas as pd
 
         winners = self.winners()
@@ -325,6 +398,8 @@ class Compare(AtelierWidget):
                 "column": self.column_label(cell.column),
                 "prompt": self.columns[cell.column][0] + 1,
                 "model": cell.model,
+                "temperature": cell.sampling.get("temperature", self.temperature),
+                "seed": cell.sampling.get("seed", self.seed),
                 "output": cell.output,
                 "score": cell.score,
                 "winner": cell.column in winners[cell.case],
@@ -347,34 +422,38 @@ class Compare(AtelierWidget):
         winners = self.winners()
         ncols = max(c.column for c in self.cells) + 1
         grid = {(c.case, c.column): c for c in self.cells}
-        head = "".join(f"<th style='padding:4px'>{esc(self.column_label(i))}</th>" for i in range(ncols))
-        win_head = f"<th>{esc(self.tr('winner'))}</th>" if self.scored else ""
+        td, th, colon = CSS["td"], CSS["th"], self.tr("colon")
+        head = "".join(f"<th style='{th}'>{esc(self.column_label(i))}</th>" for i in range(ncols))
+        win_head = f"<th style='{th};width:12%'>{esc(self.tr('winner'))}</th>" if self.scored else ""
         rows = []
         for n, case in enumerate(self.cases):
-            vars_html = "<br>".join(f"<b>{esc(k)}</b>: {esc(str(v)[:120])}" for k, v in case.items())
+            vars_html = "".join(f"<div style='{CSS['small']}'><b>{esc(k)}</b>{esc(colon)}{esc(str(v)[:200])}</div>"
+                                for k, v in case.items())
             tds = []
             for col in range(ncols):
                 cell = grid.get((n, col))
                 win = self.scored and col in winners[n]
-                style = "vertical-align:top;padding:4px;border:1px solid #ddd" + (";background:#e7f7e7" if win else "")
+                style = td + (";background:#e6f4ea" if win else "")
                 if cell is None:
                     tds.append(f"<td style='{style}'></td>")
                 elif cell.error is not None:
                     tds.append(f"<td style='{style}'>{error_html(cell.error, self.lang)}</td>")
                 else:
-                    score = "" if cell.score is None else f"<div><b>{esc(self.tr('score'))}: {cell.score:.2f}</b></div>"
+                    score = "" if cell.score is None else (
+                        f"<div><b>{esc(self.tr('score'))}{esc(colon)}{esc(decimal(cell.score, 2, self.lang))}</b></div>")
                     title = esc(" · ".join(cell.explanations))
-                    tds.append(f"<td style='{style}' title='{title}'><div style='white-space:pre-wrap'>"
-                               f"{esc(cell.output)}</div>{score}</td>")
+                    tds.append(f"<td style='{style}' title='{title}'><pre class='atelier-output' style='{CSS['pre']}'>"
+                               f"{esc(cell.output)}</pre>{score}</td>")
             win_td = ""
             if self.scored:
                 names = [self.column_label(i) for i in winners[n]]
-                label = (names[0] if len(names) == 1 else f"{self.tr('tie')}: {', '.join(names)}") if names else "—"
-                win_td = f"<td style='vertical-align:top;padding:4px'>{esc(label)}</td>"
-            rows.append(f"<tr><td style='vertical-align:top;padding:4px;border:1px solid #ddd'>"
-                        f"<b>{esc(self.tr('case_n', n=n + 1))}</b><br>{vars_html}</td>{''.join(tds)}{win_td}</tr>")
-        self.table.value = (f"<table style='border-collapse:collapse'><tr><th>{esc(self.tr('case'))}</th>{head}"
-                            f"{win_head}</tr>{''.join(rows)}</table>")
+                label = (names[0] if len(names) == 1 else f"{self.tr('tie')}{colon}{', '.join(names)}") if names else "—"
+                win_td = f"<td style='{td}'>{esc(label)}</td>"
+            rows.append(f"<tr><td style='{td}'><b>{esc(self.tr('case_n', n=n + 1))}</b>{vars_html}</td>"
+                        f"{''.join(tds)}{win_td}</tr>")
+        self.table.value = (f"<div style='{CSS['view']}'><div style='{CSS['wrap']}'><table style='{CSS['table']}'>"
+                            f"<thead><tr><th style='{th};width:20%'>{esc(self.tr('case'))}</th>{head}{win_head}</tr></thead>"
+                            f"<tbody>{''.join(rows)}</tbody></table></div></div>")
 
     def _set_busy(self, busy: bool) -> None:
         self.run_button.disabled = busy
@@ -386,19 +465,34 @@ class Compare(AtelierWidget):
         self._render()
 
     def text(self) -> str:
-        lines = [f"Compare: {len(self.prompt_fields)} prompt(s) × {len(self.models.value)} model(s) × {len(self.cases)} case(s)"]
+        lines = [f"Compare{self.tr('colon')}{tn('prompts', len(self.prompt_fields), self.lang)} × "
+                 f"{tn('models', len(self.models.value), self.lang)} × {tn('cases', len(self.cases), self.lang)}"]
         if self.error is not None:
             lines.append(error_text(self.error, self.lang))
         winners = self.winners() if self.cells else []
         for cell in sorted(self.cells, key=lambda c: (c.case, c.column)):
-            score = "" if cell.score is None else f" [{self.tr('score')} {cell.score:.2f}]"
+            score = "" if cell.score is None else f" [{self.tr('score')} {decimal(cell.score, 2, self.lang)}]"
             body = error_text(cell.error, self.lang).replace("\n", " ") if cell.error else cell.output
-            lines.append(f"{self.tr('case_n', n=cell.case + 1)} · {self.column_label(cell.column)}{score}: {body}")
+            lines.append(f"{self.tr('case_n', n=cell.case + 1)} · {self.column_label(cell.column)}{score}{self.tr('colon')}{body}")
         for n, cols in enumerate(winners):
             if cols:
-                lines.append(f"{self.tr('winner')} {self.tr('case_n', n=n + 1)}: "
+                lines.append(f"{self.tr('winner')} {self.tr('case_n', n=n + 1)}{self.tr('colon')}"
                              + ", ".join(self.column_label(c) for c in cols))
         return "\n".join(lines)
+
+
+def _kit_scorer(cspec: Any, spec: Any) -> Scorer:
+    """A grading criterion as a Compare scorer: the row's values as the case (arguments taken
+    from the case resolved on it, the text sent as what the model was given)."""
+    from ..grading.spec import Case
+
+    def score(output: str, row: dict[str, Any]) -> Any:
+        variables = {k: str(v) for k, v in row.items() if k not in ("expected", "_sent")}
+        case = Case("compare", variables, row.get("expected"), prompt=row.get("_sent", ""))
+        return cspec.criterion.fn(output, case, spec, **cspec.args_for(case))
+
+    score.kit = True  # type: ignore[attr-defined]
+    return score
 
 
 def _as_score(value: Any) -> tuple[float | None, str]:

@@ -9,6 +9,7 @@ import ipywidgets as w
 from ..models import ledger
 from ..models.cost import LedgerRow
 from ._common import AtelierWidget, _meters, button, esc
+from ._i18n import tn
 
 __all__ = ["CostMeter"]
 
@@ -63,10 +64,10 @@ class CostMeter(AtelierWidget):
     def text(self) -> str:
         rows = self.rows
         if not rows:
-            return f"{self.tr('cost_title')}: {self.tr('cost_empty')}"
+            return f"{self.tr('cost_title')}{self.tr('colon')}{self.tr('cost_empty')}"
         lines = [self.tr("cost_title")]
         for r in rows:
-            lines.append(f"{r.model}: {r.requests} {self.tr('requests')} ({r.cached} {self.tr('cached')}), "
+            lines.append(f"{r.model}{self.tr('colon')}{tn('requests', r.requests, self.lang)} ({r.cached} {self.tr('cached')}), "
                          f"{r.input_tokens} {self.tr('input_tokens')}, {r.output_tokens} {self.tr('output_tokens')}, "
                          f"{self._cost(r)}")
         return "\n".join(lines)

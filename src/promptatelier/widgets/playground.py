@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
 
 import ipywidgets as w
 
 from ..config import settings
 from ..errors import AtelierError
-from ..models import Completion, complete
+from ..models import ChatRequest, Completion, complete, make_request
 from ..models.cost import price_for
-from ._common import AtelierWidget, button, error_html, error_text, esc
+from ..views import CSS
+from ._common import LABEL_STYLE, AtelierWidget, Example, button, error_html, error_text, esc, labelled
+from ._i18n import decimal, t, tn
 
 __all__ = ["Playground", "PlaygroundRun"]
 
@@ -36,20 +37,20 @@ class PlaygroundRun:
         return f"#{n} {self.model} T={self.temperature:g} · {first}"
 
 
-def cost_label(completion: Completion, tr: Any) -> str:
+def cost_label(completion: Completion, lang: str) -> str:
     if price_for(completion.model) is None:
-        return tr("unpriced")
-    return tr("free") if completion.cost_usd == 0 else f"${completion.cost_usd:.6f}"
+        return t("unpriced", lang)
+    return t("free", lang) if completion.cost_usd == 0 else f"${completion.cost_usd:.6f}"
 
 
-def stats_line(completion: Completion, tr: Any) -> str:
-    key = "stats_cached" if completion.cached else "stats"
-    return tr(
-        key,
-        input=completion.usage.input_tokens,
-        output=completion.usage.output_tokens,
-        latency=completion.latency_s,
-        cost=cost_label(completion, tr),
+def stats_line(completion: Completion, lang: str) -> str:
+    return t(
+        "stats_cached" if completion.cached else "stats",
+        lang,
+        input=tn("tokens", completion.usage.input_tokens, lang),
+        output=tn("tokens", completion.usage.output_tokens, lang),
+        latency=decimal(completion.latency_s, 2, lang),
+        cost=cost_label(completion, lang),
     )
 
 
@@ -78,19 +79,18 @@ class Playground(AtelierWidget):
         super().__init__(lang=lang)
         model = model or settings().model
         self.system = w.Textarea(value=system, placeholder=self.tr("system_placeholder"),
-                                 description=self.tr("system_prompt"), layout=w.Layout(width="100%", height="4em"),
-                                 style={"description_width": "8em"})
+                                 layout=w.Layout(width="100%", height="4em"))
         self.prompt = w.Textarea(value=prompt, placeholder=self.tr("user_placeholder"),
-                                 description=self.tr("user_prompt"), layout=w.Layout(width="100%", height="7em"),
-                                 style={"description_width": "8em"})
+                                 layout=w.Layout(width="100%", height="7em"))
         self.prompt.add_class("atelier-prompt")
-        self.model = w.Dropdown(options=model_options(model), value=model, description=self.tr("model"))
-        self.temperature = w.FloatSlider(value=temperature, min=0.0, max=2.0, step=0.1,
+        self.model = w.Dropdown(options=model_options(model), value=model, description=self.tr("model"),
+                                style=LABEL_STYLE)
+        self.temperature = w.FloatSlider(value=temperature, min=0.0, max=2.0, step=0.1, style=LABEL_STYLE,
                                          description=self.tr("temperature"), readout_format=".1f")
         self.max_tokens = w.BoundedIntText(value=max_tokens, min=1, max=8192, description=self.tr("max_tokens"),
-                                           layout=w.Layout(width="14em"))
-        self.seed = w.IntText(value=0 if seed is None else seed, description=self.tr("seed"),
-                              layout=w.Layout(width="12em"))
+                                           style=LABEL_STYLE, layout=w.Layout(width="auto", max_width="16em"))
+        self.seed = w.IntText(value=0 if seed is None else seed, description=self.tr("seed"), style=LABEL_STYLE,
+                              layout=w.Layout(width="auto", max_width="12em"))
         self.run_button = button(self.tr("run"), "primary", "play")
         self.run_button.add_class("atelier-run")
         self.stop_button = button(self.tr("stop"), "warning", "stop", disabled=True)
@@ -98,7 +98,7 @@ class Playground(AtelierWidget):
         self.answer = w.HTML()
         self.answer.add_class("atelier-answer")
         self.stats = w.HTML()
-        self.history_picker = w.Dropdown(options=[(self.tr("history_empty"), -1)], value=-1,
+        self.history_picker = w.Dropdown(options=[(self.tr("history_empty"), -1)], value=-1, style=LABEL_STYLE,
                                          description=self.tr("history"), layout=w.Layout(width="70%"))
         self.load_button = button(self.tr("load"), icon="history", disabled=True)
         self.history: list[PlaygroundRun] = []
@@ -108,8 +108,8 @@ class Playground(AtelierWidget):
         self.stop_button.on_click(lambda _: self.stop())
         self.load_button.on_click(lambda _: self.load(self.history_picker.value))
         self.children = [
-            self.system,
-            self.prompt,
+            labelled(self.tr("system_prompt"), self.system),
+            labelled(self.tr("user_prompt"), self.prompt),
             w.HBox([self.model, self.temperature]),
             w.HBox([self.max_tokens, self.seed, self.run_button, self.stop_button]),
             self.status,
@@ -129,6 +129,17 @@ class Playground(AtelierWidget):
             seed=int(self.seed.value),
         )
 
+    def request(self, run: PlaygroundRun | None = None) -> ChatRequest:
+        """What Run sends for `run` (default: the fields as they stand)."""
+        run = run or self.settings_now()
+        return make_request(run.prompt, system=run.system.strip() or None, temperature=run.temperature,
+                            max_tokens=run.max_tokens, seed=run.seed)
+
+    def examples(self) -> list[Example]:
+        if not self.prompt.value.strip():
+            return []
+        return [Example(self.name(), "prompt", self.model.value, self.request())]
+
     def run(self) -> None:
         """Send the prompt in the background; the answer appears when it comes."""
         if self.running:
@@ -142,9 +153,7 @@ class Playground(AtelierWidget):
         self.stats.value = ""
 
         def work(_stop: threading.Event) -> Completion:
-            return complete(run.prompt, model=run.model, system=run.system.strip() or None,
-                            temperature=run.temperature, max_tokens=run.max_tokens, seed=run.seed,
-                            tag="playground")
+            return complete(self.request(run), model=run.model, tag="playground")
 
         def done(result: Completion | None, error: BaseException | None) -> None:
             finished = PlaygroundRun(**{**run.__dict__, "completion": result, "error": error})
@@ -177,11 +186,10 @@ class Playground(AtelierWidget):
             return
         assert run.completion is not None
         self.answer.value = (
-            f'<div style="font-weight:bold">{esc(self.tr("answer"))}</div>'
-            f'<pre class="atelier-answer-text" style="white-space:pre-wrap;background:#f6f8fa;padding:6px">'
-            f"{esc(run.completion.text)}</pre>"
+            f'<div style="{CSS["view"]}"><div style="font-weight:bold">{esc(self.tr("answer"))}</div>'
+            f'<pre class="atelier-answer-text" style="{CSS["pre"]}">{esc(run.completion.text)}</pre></div>'
         )
-        self.stats.value = f"<small>{esc(stats_line(run.completion, self.tr))}</small>"
+        self.stats.value = f"<small>{esc(stats_line(run.completion, self.lang))}</small>"
 
     def _refresh_history(self) -> None:
         options = [(r.label(i + 1), i) for i, r in enumerate(self.history)]
@@ -204,12 +212,13 @@ class Playground(AtelierWidget):
         return self.last.completion.text
 
     def text(self) -> str:
-        lines = [f"Playground ({self.model.value}, temperature {self.temperature.value:g})"]
+        lines = [f"Playground ({self.model.value}, {self.tr('temperature').lower()} {self.temperature.value:g})"]
         if self.system.value.strip():
-            lines.append(f"{self.tr('system_prompt')}: {self.system.value}")
-        lines.append(f"{self.tr('user_prompt')}: {self.prompt.value}")
+            lines.append(f"{self.tr('system_prompt')}{self.tr('colon')}{self.system.value}")
+        lines.append(f"{self.tr('user_prompt')}{self.tr('colon')}{self.prompt.value}")
         if self.last is not None and self.last.error is not None:
             lines.append(error_text(self.last.error, self.lang))
         elif self.last is not None and self.last.completion is not None:
-            lines += [f"{self.tr('answer')}: {self.last.completion.text}", stats_line(self.last.completion, self.tr)]
+            lines += [f"{self.tr('answer')}{self.tr('colon')}{self.last.completion.text}",
+                      stats_line(self.last.completion, self.lang)]
         return "\n".join(lines)

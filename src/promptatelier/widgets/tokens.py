@@ -11,10 +11,10 @@ from collections.abc import Sequence
 
 import ipywidgets as w
 
-from ..config import settings
 from ..errors import UnsupportedFeatureError
 from ..models import Completion, TopLogprob, complete
-from ._common import AtelierWidget, button, error_html, error_text, esc
+from ._common import LABEL_STYLE, AtelierWidget, button, error_html, error_text, esc, labelled
+from ._i18n import decimal
 from .playground import model_options
 
 __all__ = ["TokenExplorer", "reshape", "show_token"]
@@ -55,11 +55,12 @@ class TokenExplorer(AtelierWidget):
         super().__init__(lang=lang)
         model = model or "local"
         self.system_text = system
-        self.prompt = w.Textarea(value=prompt, description=self.tr("prompt"), placeholder=self.tr("user_placeholder"),
+        self.prompt = w.Textarea(value=prompt, placeholder=self.tr("user_placeholder"),
                                  layout=w.Layout(width="100%", height="5em"))
-        self.model = w.Dropdown(options=model_options(model), value=model, description=self.tr("model"))
-        self.top_k = w.IntSlider(value=top_k, min=2, max=20, description=self.tr("top_k"))
-        self.temperature = w.FloatSlider(value=temperature, min=0.0, max=2.0, step=0.1,
+        self.model = w.Dropdown(options=model_options(model), value=model, description=self.tr("model"),
+                                style=LABEL_STYLE)
+        self.top_k = w.IntSlider(value=top_k, min=2, max=20, description=self.tr("top_k"), style=LABEL_STYLE)
+        self.temperature = w.FloatSlider(value=temperature, min=0.0, max=2.0, step=0.1, style=LABEL_STYLE,
                                          description=self.tr("temperature"), readout_format=".1f")
         self.run_button = button(self.tr("explore"), "primary", "bar-chart")
         self.stop_button = button(self.tr("stop"), "warning", "stop", disabled=True)
@@ -73,7 +74,7 @@ class TokenExplorer(AtelierWidget):
         self.stop_button.on_click(lambda _: self.stop())
         self.temperature.observe(lambda _: self._render(), names="value")
         self.children = [
-            self.prompt,
+            labelled(self.tr("prompt"), self.prompt),
             w.HBox([self.model, self.top_k]),
             w.HBox([self.temperature, self.run_button, self.stop_button]),
             self.status,
@@ -150,7 +151,7 @@ class TokenExplorer(AtelierWidget):
                 f"<div style='background:#c9d3df;height:6px;width:{base * 100:.1f}%' title='T=1'></div>"
                 f"<div class='atelier-bar' style='background:#2d6cdf;height:12px;width:{shaped * 100:.1f}%'></div></td>"
                 f"<td style='padding-left:8px'>{shaped:.1%}</td></tr>")
-        note = self.tr("temperature_zero") if t == 0 else self.tr("temperature_high", t=t)
+        note = self.tr("temperature_zero") if t == 0 else self.tr("temperature_high", t=decimal(t, 1, self.lang))
         self.chart.value = (
             f"<b>{esc(self.tr('next_tokens'))}</b><table>{''.join(bars)}</table>"
             f"<small>{esc(self.tr('renormalised', k=len(rows)))} {esc(note)}</small><br>"
@@ -164,8 +165,8 @@ class TokenExplorer(AtelierWidget):
         self.status.value = f"<i>{esc(self.tr('stopped'))}</i>"
 
     def text(self) -> str:
-        lines = [f"Token explorer ({self.model.value}, temperature {self.temperature.value:g})",
-                 f"{self.tr('prompt')}: {self.prompt.value}"]
+        lines = [f"Token explorer ({self.model.value}, {self.tr('temperature').lower()} {self.temperature.value:g})",
+                 f"{self.tr('prompt')}{self.tr('colon')}{self.prompt.value}"]
         if self.error is not None:
             lines.append(error_text(self.error, self.lang))
         for token, _base, shaped in self.probabilities():
