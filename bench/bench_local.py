@@ -1,7 +1,8 @@
 """The local backend's overhead over raw llama_cpp on the same requests.
 
-Both sides load SmolLM2-135M-Instruct once, with the same context size and threads, and answer
-the same prompts at temperature 0 with the same max_tokens: raw llama_cpp through
+Both sides load SmolLM2-135M-Instruct once, with the same context size, threads and sampling
+settings (the kit's repetition penalty and window), and answer the same prompts at temperature 0
+with the same max_tokens: raw llama_cpp through
 `Llama.create_chat_completion`, the kit through `LocalBackend.complete` (no response cache), which
 also resets the model state before each request (determinism), formats with the GGUF's chat
 template and builds a Completion. Requests alternate between the two so background load hits
@@ -47,7 +48,7 @@ PROMPTS = [
 ]
 
 
-def load_raw(path: Path, threads: int) -> object:
+def load_raw(path: Path, threads: int, window: int) -> object:
     from llama_cpp import llama as llama_module
 
     default_params = llama_module.llama_cpp.llama_model_default_params
@@ -61,7 +62,7 @@ def load_raw(path: Path, threads: int) -> object:
     llama_module.llama_cpp.llama_model_default_params = plain_buffers
     try:
         return llama_module.Llama(str(path), n_ctx=2048, n_threads=threads, n_threads_batch=threads,
-                                  seed=0, verbose=False)
+                                  last_n_tokens_size=window, seed=0, verbose=False)
     finally:
         llama_module.llama_cpp.llama_model_default_params = default_params
 
@@ -74,14 +75,14 @@ def main() -> int:
     prompts = PROMPTS[:6] if args.quick else PROMPTS
 
     from promptatelier.models import ChatRequest
-    from promptatelier.models.local import N_CTX, LocalBackend, _threads, locate_model
+    from promptatelier.models.local import N_CTX, PENALTY_WINDOW, SAMPLING, LocalBackend, _threads, locate_model
     from promptatelier.models._quiet import quiet_fd2
 
     assert N_CTX == 2048
     backend = LocalBackend()
     backend.check()  # loads the kit's model and warms it up
     with quiet_fd2():
-        raw = load_raw(locate_model(), _threads())
+        raw = load_raw(locate_model(), _threads(), PENALTY_WINDOW)
     raw.create_chat_completion([{"role": "user", "content": "Say OK."}], temperature=0, max_tokens=1, seed=0)
 
     times = {"raw": [0.0, 0.0], "kit": [0.0, 0.0]}  # wall, CPU
@@ -91,6 +92,7 @@ def main() -> int:
         started, cpu = time.perf_counter(), time.process_time()
         out = raw.create_chat_completion(
             [{"role": "user", "content": prompt}], temperature=0, max_tokens=args.max_tokens, seed=0,
+            repeat_penalty=SAMPLING["repeat_penalty"],
         )
         times["raw"][0] += time.perf_counter() - started
         times["raw"][1] += time.process_time() - cpu

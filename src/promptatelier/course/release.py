@@ -24,10 +24,10 @@ __all__ = ["ReleaseError", "release", "find_leaks", "texts_of"]
 
 # what learners get besides notebooks/ and graders/: the kit and how to start it
 KIT_FILES = ("pyproject.toml", "atelier.toml", ".gitignore", "LICENSE", "scripts/setup", "scripts/start")
-KIT_DIRS = ("src", "binder")
+KIT_DIRS = ("src", "binder", "scripts/jupyter")  # scripts/jupyter: the learner view scripts/start sets up
 # texts shorter than these are too common to call a leak (a label, a number), as in no_answer_leak
 MIN_INPUT_CHARS = 24
-MIN_ANSWER_CHARS = 12
+MIN_ANSWER_CHARS = 20  # and at least two words: "out for delivery" is a phrase, not an answer
 MIN_REFERENCE_CHARS = 40
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS")
 MARKER = ".atelier-release"  # marks a folder as a learners' copy, which --force may replace
@@ -69,14 +69,25 @@ def _secrets(graders: Path) -> list[Secret]:
         spec = load_spec(exercise, graders)
         public = " ".join(texts_of([spec.instructions, spec.hints, [c.vars for c in spec.cases],
                                     [c.expected for c in spec.cases]]))
-        for case in spec.hidden_cases():
+        # a faulty prompt shares most of its messages with the correct one learners see: only
+        # what it adds is secret
+        shown = " ".join(texts_of([spec.task.reference if spec.task else None, [m.prompt for m in spec.mutants]]))
+        for mutant in spec.hidden_mutants():
+            secrets += [Secret((v,), f"a hidden faulty prompt of {spec.id}") for v in texts_of(mutant.prompt)
+                        if len(v.strip()) >= MIN_INPUT_CHARS and v.strip() not in shown]
+        task_hidden = [c for c in (spec.task.cases if spec.task else ()) if c.hidden]
+        for case in (*spec.hidden_cases(), *task_hidden):
             secrets += [Secret((v,), f"a hidden input of {spec.id}") for v in texts_of(case.vars) if len(v.strip()) >= MIN_INPUT_CHARS]
-            secrets += [Secret((v,), f"a hidden answer of {spec.id}") for v in texts_of(case.expected) if len(v.strip()) >= MIN_ANSWER_CHARS]
+            # an answer the case's own input holds is that input's to guard (a quote to find in it)
+            own_input = " ".join(texts_of(case.vars))
+            secrets += [Secret((v,), f"a hidden answer of {spec.id}") for v in texts_of(case.expected)
+                        if len(v.strip()) >= MIN_ANSWER_CHARS and len(v.split()) >= 2
+                        and v.strip() not in public and v.strip() not in own_input]
         # the reference line by line (a notebook may split it over several string literals): most
         # of its long lines together give it away; a line the instructions show (a format
         # example) is not a solution, and one shared phrase alone is a technique, not the answer
         lines = tuple(dict.fromkeys(
-            line.strip() for part in texts_of(spec.reference) for line in part.splitlines()
+            line.strip() for part in texts_of([spec.reference, spec.reference_fr]) for line in part.splitlines()
             if len(line.strip()) >= MIN_REFERENCE_CHARS and line.strip() not in public
         ))
         if lines:
@@ -113,8 +124,10 @@ def _released_spec(path: Path) -> str:
     import tomlkit
 
     doc = tomlkit.parse(path.read_text(encoding="utf-8"))
-    for key in ("hidden", "reference", "baseline"):
+    for key in ("hidden", "reference", "baseline", "reference_fr", "baseline_fr", "hidden_mutants"):
         doc.pop(key, None)
+    if "task" in doc:  # an evaluation exercise's hidden task cases
+        doc["task"].pop("hidden", None)
     body = tomlkit.dumps(doc).lstrip("\n")
     header = ("# A learners' copy made by `atelier release`: hidden cases, reference and baseline removed.\n"
               "released = true\n")
