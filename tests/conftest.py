@@ -36,6 +36,13 @@ def _isolated_atelier(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     config._resolve.cache_clear()
 
 
+@pytest.fixture(scope="session")
+def _course_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One response cache for every test that runs the course's own exercises on the embedded
+    model (tests/course, and tests/grading/test_local_model.py): each request is made once a run."""
+    return tmp_path_factory.mktemp("course-cache") / "responses.sqlite"
+
+
 @pytest.fixture
 def root() -> Path:
     return ROOT

@@ -75,11 +75,6 @@ def tiny_course(tmp_path: Path, root: Path) -> Path:
     return project
 
 
-@pytest.fixture(scope="session")
-def _course_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("course-cache") / "responses.sqlite"
-
-
 @pytest.fixture(autouse=True)
 def _shared_course_cache(_course_cache: Path, _isolated_atelier, monkeypatch: pytest.MonkeyPatch) -> None:
     """The course's notebooks are run several ways (nbclient, nbgrader validate, the round trip)

@@ -15,7 +15,8 @@ from promptatelier.cli import main
 from promptatelier.grading import list_exercises
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = [pytest.mark.local_model, pytest.mark.slow]
+# one test, a few thousand model calls: it gets its own timeout (the suite default is 15 minutes)
+pytestmark = [pytest.mark.local_model, pytest.mark.slow, pytest.mark.timeout(3600)]
 
 
 def test_every_course_exercise_is_calibrated_on_the_embedded_model(capsys: pytest.CaptureFixture[str]) -> None:

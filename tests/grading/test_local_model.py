@@ -13,7 +13,11 @@ COURSE_GRADERS = Path(__file__).resolve().parents[2] / "graders"
 pytestmark = [pytest.mark.local_model, pytest.mark.slow, pytest.mark.usefixtures("test_graders")]
 
 
-def test_calibrate_passes_references_and_fails_baselines(capsys):
+def test_calibrate_passes_references_and_fails_baselines(capsys, monkeypatch, _course_cache):
+    from promptatelier import config
+
+    monkeypatch.setenv("ATELIER_CACHE", str(_course_cache))
+    config.reload_settings()
     # two course exercises (a row per course language where cases carry one); the course's calibration test has already
     # put their requests in the run's shared response cache
     code = main(["calibrate", "--graders", str(COURSE_GRADERS), "m01.review_label", "m01.ticket_route"])
