@@ -74,8 +74,7 @@ class BatchServer:
         class Handler(_Handler):
             owner = server
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
+        self._httpd = _Server(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._httpd.serve_forever, name="batch-server", daemon=True).start()
         return self
 
@@ -168,6 +167,11 @@ class BatchServer:
         self.anthropic_results[batch_id] = "".join(json.dumps(r) + "\n" for r in rows).encode()
         batch.update(processing_status="ended", request_counts=counts, ended_at=_iso(),
                      results_url=f"{self.url}/v1/messages/batches/{batch_id}/results")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # the default backlog of 5 makes bursts of connections wait for SYN retries
 
 
 class _Handler(BaseHTTPRequestHandler):

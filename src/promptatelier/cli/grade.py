@@ -81,13 +81,14 @@ def _again(args: argparse.Namespace) -> str:
     """The command that continues this batch grading, as the instructor typed it."""
     import shlex
 
-    words = ["atelier", "grade", args.assignment, "--batch"]
+    words = ["atelier", "grade", args.assignment]
     if args.course:
         words += ["--course", args.course]
     if args.model:
         words += ["--model", args.model]
     for student in args.student or []:
         words += ["--student", student]
+    words.append("--batch")
     return " ".join(shlex.quote(w) for w in words)
 
 
