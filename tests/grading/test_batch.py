@@ -37,6 +37,8 @@ FAILING = "Terrible service"  # a prompt the server answers with an HTTP 500 whe
 
 def answer(body: dict[str, Any]) -> str | int:
     text = wire.prompt_text(body)
+    if text.startswith("Criterion:"):  # the judge
+        return '{"reasoning": "It answers in French.", "score": 5}'
     if "review" in text.lower() or "<review>" in text:
         return "positive" if ("loved" in text or "brand new" in text) else "negative"
     if "JSON" in text:
@@ -211,6 +213,44 @@ def test_a_failed_batch_gives_the_providers_reason(course: Path, server: BatchSe
     assert code == 1
     assert f"batch {batch_id} failed (Model gpt-4.1-mini is not available for batch" in err
     assert "Fix what the provider says first" in err and "--resubmit" in err
+
+
+def test_judge_verdicts_come_in_a_second_round_from_the_judges_own_provider(
+        course: Path, server: BatchServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    from promptatelier.grading.spec import clear_spec_cache
+
+    graders = tmp_path / "graders"
+    shutil.copytree(HERE / "course" / "graders", graders)
+    with (graders / "tc" / "french.toml").open("a", encoding="utf-8") as spec:
+        spec.write('\n[[criteria]]\nuse = "judge"\ncriterion = "The reply answers the question in French."\n'
+                   'scale = [1, 5]\nweight = 1\n')
+    monkeypatch.setenv("ATELIER_GRADERS", str(graders))
+    monkeypatch.setenv("ATELIER_JUDGE_MODEL", ANTHROPIC)
+    reload_settings()
+    clear_spec_cache()
+    code, out, _ = grade(course, capsys, "--batch")
+    assert code == 0 and "Submitted 18 request(s)" in out and OPENAI in out
+    server.finish()
+    # the judge needs the outputs first: they come back, and the verdicts go to Anthropic's batches
+    code, out, _ = grade(course, capsys, "--batch")
+    assert code == 0 and "ended: 18 answer(s) into the response cache" in out
+    judge_batch = server.batch_ids()[-1]
+    assert judge_batch.startswith("msgbatch_")
+    # 3 cases; both learners got the same French sentence, so one verdict per case is asked for
+    assert f"Submitted 3 request(s) in batch {judge_batch} ({ANTHROPIC})" in out
+    assert all(line["params"]["system"].startswith("You are a strict, fair grader")
+               for line in server.input_lines(judge_batch))
+    assert not gradebook_scores(course)
+    server.finish()
+    code, out, _ = grade(course, capsys, "--batch")
+    assert code == 0 and "0 model calls" in out and not server.live
+    journal = Journal.for_assignment(type("C", (), {"state_dir": course / ".atelier"})(), "ps1")
+    french = {r.student: r for r in journal.all() if r.exercise_id == "tc.french"}
+    journal.close()
+    assert all(any(c["name"] == "judge" and c["score"] == 1.0 for c in r.criteria) for r in french.values())
 
 
 def test_batches_resume_in_a_new_process(course: Path, server: BatchServer, tmp_path: Path) -> None:
