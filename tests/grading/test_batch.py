@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib.util
 import re
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import pytest
 
 from promptatelier.cli import main
 from promptatelier.config import reload_settings, set_key
-from promptatelier.grading.cohort import Journal, grade_cohort
+from promptatelier.grading.cohort import Journal
 from promptatelier.models import make_request
 from tests.support import wire
 from tests.support.batch_server import BatchServer
@@ -78,6 +77,10 @@ def grade(course: Path, capsys: pytest.CaptureFixture[str], *extra: str, model: 
     return code, out, err
 
 
+def journal_of(course: Path) -> Journal:
+    return Journal(course / ".atelier" / "grading" / "ps1.sqlite")
+
+
 def journal_bytes(course: Path) -> bytes:
     folder = course / ".atelier" / "grading"
     return b"".join(p.read_bytes() for p in folder.glob("ps1.sqlite*"))
@@ -116,7 +119,7 @@ def test_submit_wait_collect_and_grade_with_no_live_request(course: Path, server
     assert server.uploads[0]["content_type"].startswith("multipart/form-data")
     assert not server.live and not gradebook_scores(course)
     assert not (course / "autograded").exists()
-    journal = Journal.for_assignment(type("C", (), {"state_dir": course / ".atelier"})(), "ps1")
+    journal = journal_of(course)
     assert [(b.id, b.state, b.requests) for b in journal.batches()] == [(batch_id, "submitted", 18)]
     journal.close()
 
@@ -138,7 +141,7 @@ def test_submit_wait_collect_and_grade_with_no_live_request(course: Path, server
     assert not server.live  # 0 live requests
     scores = gradebook_scores(course)
     assert len(scores) == 6 and all(v is not None for v in scores.values())
-    journal = Journal.for_assignment(type("C", (), {"state_dir": course / ".atelier"})(), "ps1")
+    journal = journal_of(course)
     assert [(b.id, b.state) for b in journal.batches()] == [(batch_id, "ended")]
     assert {r.status for r in journal.all()} == {"graded"}
     journal.close()
@@ -168,7 +171,7 @@ def test_an_errored_request_is_sent_live_and_left_not_graded_when_that_fails(
     assert "Sent live instead: 2 that failed in their batch." in out
     assert code == 3 and "2 answer(s) not graded" in err
     assert len(server.live) == 2 and all(FAILING in wire.prompt_text(b) for b in server.live)
-    journal = Journal.for_assignment(type("C", (), {"state_dir": course / ".atelier"})(), "ps1")
+    journal = journal_of(course)
     by = {(r.student, r.exercise_id): r for r in journal.all()}
     journal.close()
     for student in ("strong", "naive"):
@@ -247,7 +250,7 @@ def test_judge_verdicts_come_in_a_second_round_from_the_judges_own_provider(
     server.finish()
     code, out, _ = grade(course, capsys, "--batch")
     assert code == 0 and "0 model calls" in out and not server.live
-    journal = Journal.for_assignment(type("C", (), {"state_dir": course / ".atelier"})(), "ps1")
+    journal = journal_of(course)
     french = {r.student: r for r in journal.all() if r.exercise_id == "tc.french"}
     journal.close()
     assert all(any(c["name"] == "judge" and c["score"] == 1.0 for c in r.criteria) for r in french.values())
@@ -375,4 +378,3 @@ def test_requests_round_trip_through_the_journal_with_the_same_key() -> None:
     request = make_request([{"role": "system", "content": "Réponds en JSON."}, {"role": "user", "content": "Ann, 30"}],
                            stop=["END"], json_schema={"type": "object", "properties": {"b": {}, "a": {}}}, seed=4)
     assert request_from_json(request_json(request)).fingerprint() == request.fingerprint()
-    assert sqlite3.sqlite_version  # the journal is SQLite: the JSON text is stored as is
