@@ -191,7 +191,8 @@ def test_an_expired_batch_says_how_to_resubmit_and_resubmits_only_what_never_ran
     server.finish(ran=10)
     code, out, err = grade(course, capsys, "--batch")
     assert code == 1
-    assert f"batch {first} expired with 8 request(s) never run" in err
+    assert f"Batch {first} ({OPENAI}) expired: 10 answer(s) into the response cache" in err
+    assert f"Batch {first} expired with 8 request(s) never run" in err
     assert "--batch --resubmit" in err and "without --batch" in err
     assert not gradebook_scores(course)
     code, out, err = grade(course, capsys, "--batch")  # the same until the instructor chooses
@@ -214,7 +215,7 @@ def test_a_failed_batch_gives_the_providers_reason(course: Path, server: BatchSe
     server.fail(batch_id, "Model gpt-4.1-mini is not available for batch on this project.")
     code, _, err = grade(course, capsys, "--batch")
     assert code == 1
-    assert f"batch {batch_id} failed (Model gpt-4.1-mini is not available for batch" in err
+    assert f"Batch {batch_id} failed (Model gpt-4.1-mini is not available for batch" in err
     assert "Fix what the provider says first" in err and "--resubmit" in err
 
 

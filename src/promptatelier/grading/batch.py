@@ -167,7 +167,13 @@ def _dry_run(evaluate_many: Any, items: list[tuple[str, Any, str]], model: str, 
 
 def _ago(seconds: float) -> str:
     minutes = int(seconds // 60)
+    if minutes < 1:
+        return "just now"
     return f"{minutes} min ago" if minutes < 120 else f"{minutes // 60} h ago"
+
+
+def _money(usd: float) -> str:
+    return f"${usd:.2f}" if usd >= 0.01 else f"${usd:.2g}"
 
 
 def _ingest(journal: Any, record: Any, status: Any, store: Any) -> tuple[int, int, float]:
@@ -251,7 +257,7 @@ def batch_step(
             step.cost_usd += cost
             step.lines.append(f"Batch {record.id} ({record.model}) {status.state}: {answers} answer(s) into the "
                               f"response cache" + (f", {errored} request(s) failed in it" if errored else "")
-                              + (f", ${cost:.4f} at the batch price." if cost else "."))
+                              + (f", {_money(cost)} at the batch price." if cost else "."))
         if step.running:
             step.lines.append(f"Nothing was graded. Run `{again}` again later (batches end within 24 hours).")
             return step
@@ -261,9 +267,9 @@ def batch_step(
             what = "; ".join(f"batch {bid} {ended[bid].state}" + (f" ({ended[bid].note})" if ended[bid].note else "")
                              + f" with {n} request(s) never run" for bid, n in unfinished.items())
             raise BatchError(
-                f"{what}. Nothing was graded.",
+                " ".join([*step.lines, f"{what[0].upper()}{what[1:]}. Nothing was graded."]),
                 f"Run `{again} --resubmit` to submit those requests in a new batch (the answers that came back "
-                f"are kept in the response cache), or `atelier grade {assignment}` without --batch to send "
+                f"are kept in the response cache), or `{again.removesuffix(' --batch')}` without --batch to send "
                 "them live at full price." + (" Fix what the provider says first." if any(
                     ended[b].state == "failed" for b in unfinished) else ""),
             )
