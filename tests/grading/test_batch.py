@@ -219,22 +219,46 @@ def test_a_failed_batch_gives_the_providers_reason(course: Path, server: BatchSe
     assert "Fix what the provider says first" in err and "--resubmit" in err
 
 
-def test_judge_verdicts_come_in_a_second_round_from_the_judges_own_provider(
-        course: Path, server: BatchServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+def edited_graders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, old: str, new: str) -> None:
+    """The test course's specs, with `old` replaced by `new` in tc/NAME.toml (appended if `old` is empty)."""
     import shutil
 
     from promptatelier.grading.spec import clear_spec_cache
 
     graders = tmp_path / "graders"
     shutil.copytree(HERE / "course" / "graders", graders)
-    with (graders / "tc" / "french.toml").open("a", encoding="utf-8") as spec:
-        spec.write('\n[[criteria]]\nuse = "judge"\ncriterion = "The reply answers the question in French."\n'
-                   'scale = [1, 5]\nweight = 1\n')
+    path = graders / "tc" / f"{name}.toml"
+    text = path.read_text(encoding="utf-8")
+    assert not old or old in text
+    path.write_text(text.replace(old, new) if old else text + new, encoding="utf-8")
     monkeypatch.setenv("ATELIER_GRADERS", str(graders))
-    monkeypatch.setenv("ATELIER_JUDGE_MODEL", ANTHROPIC)
     reload_settings()
     clear_spec_cache()
+
+
+def test_requests_sampled_without_a_seed_are_sent_live_and_said_so(
+        course: Path, server: BatchServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    edited_graders(tmp_path, monkeypatch, "json", "[model]\n", "[model]\ntemperature = 0.7\n")
+    code, out, _ = grade(course, capsys, "--batch")
+    [batch_id] = server.batch_ids()
+    assert code == 0 and "Submitted 14 request(s)" in out  # tc.json's 2 cases x 2 learners are not in it
+    assert not any(line["body"]["temperature"] for line in server.input_lines(batch_id))
+    server.finish()
+    code, out, _ = grade(course, capsys, "--batch")
+    assert code == 0
+    assert ("Sent live instead: 4 not reproducible (temperature above 0 without a seed the model honours), "
+            "so they cannot come back through the cache.") in out
+    assert "4 model calls, 14 cache hits" in out and "4 request(s) were sent live at full price" in out
+    assert len(server.live) == 4 and all(b["temperature"] == 0.7 for b in server.live)
+
+
+def test_judge_verdicts_come_in_a_second_round_from_the_judges_own_provider(
+        course: Path, server: BatchServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ATELIER_JUDGE_MODEL", ANTHROPIC)
+    edited_graders(tmp_path, monkeypatch, "french", "", '\n[[criteria]]\nuse = "judge"\n'
+                   'criterion = "The reply answers the question in French."\nscale = [1, 5]\nweight = 1\n')
     code, out, _ = grade(course, capsys, "--batch")
     assert code == 0 and "Submitted 18 request(s)" in out and OPENAI in out
     server.finish()
