@@ -346,6 +346,21 @@ def test_batch_options_need_batch_and_the_cache(course: Path, server: BatchServe
     assert code == 1 and "the cache is turned off" in err and not server.batch_ids()
 
 
+def test_two_batch_runs_at_once_never_submit_twice(course: Path, server: BatchServer,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    import fcntl
+
+    path = course / ".atelier" / "grading" / "ps1.batch-lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+b") as other:  # the lock another run holds
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX)
+        code, _, err = grade(course, capsys, "--batch")
+        assert code == 1 and "Another `atelier grade --batch` is running" in err
+        assert not server.batch_ids()
+    code, out, _ = grade(course, capsys, "--batch")
+    assert code == 0 and len(server.batch_ids()) == 1
+
+
 def test_batch_size_splits_the_requests(course: Path, server: BatchServer, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = grade(course, capsys, "--batch", "--batch-size", "5")
     assert code == 0

@@ -237,7 +237,9 @@ def batch_step(
     course.layout(assignment)  # an instructor's mistake (no such assignment) before anything is sent
     store = get_cache()
     step = BatchStep(ready=False)
-    journal = Journal.for_assignment(course, assignment)
+    path = Journal.path_for(course, assignment)
+    lock = _lock_step(path.with_suffix(".batch-lock"), again)
+    journal = Journal(path)
     try:
         if resubmit:
             dropped = journal.drop_unfinished()
@@ -310,6 +312,24 @@ def batch_step(
         return step
     finally:
         journal.close()
+        lock.close()
+
+
+def _lock_step(path: Path, again: str) -> Any:
+    """An exclusive lock on the assignment's batch steps: two runs at once would submit the same
+    requests twice (and pay twice). Released when the file is closed, also by a killed process."""
+    handle = open(path, "a+b")  # noqa: SIM115 - held until the step ends
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no advisory locks, runs are not guarded
+        return handle
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise ConfigError("Another `atelier grade --batch` is running for this assignment right now.",
+                          f"Wait for it to finish, then run `{again}` again if it asks you to.") from None
+    return handle
 
 
 def open_batches(course: str | Path | Any, assignment: str) -> list[Any]:
