@@ -24,6 +24,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true",
                         help="re-evaluate finished work too (model calls still come from the response cache)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--batch", action="store_true",
+                        help="send the model requests through the provider's batch API (OpenAI, Anthropic: half "
+                             "the price, results within 24 h); run the same command again later to grade")
+    parser.add_argument("--resubmit", action="store_true",
+                        help="with --batch: submit again the requests of a batch that failed, expired or was cancelled")
+    parser.add_argument("--batch-size", type=int, default=None, metavar="N",
+                        help="with --batch: at most N requests per batch (default: the provider's limit)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,20 +40,69 @@ def run(args: argparse.Namespace) -> int:
     if args.concurrency is not None and args.concurrency < 1:
         raise ConfigError(f"--concurrency {args.concurrency} is not a positive number.",
                           "Give --concurrency a whole number of at least 1, e.g. --concurrency 16.")
+    if (args.resubmit or args.batch_size is not None) and not args.batch:
+        option = "--resubmit" if args.resubmit else "--batch-size"
+        raise ConfigError(f"{option} only applies to batch grading.", f"Add --batch: `atelier grade {args.assignment} "
+                                                                       f"--batch {option}{'' if args.resubmit else ' N'}`.")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise ConfigError(f"--batch-size {args.batch_size} is not a positive number.",
+                          "Give --batch-size a whole number of at least 1, e.g. --batch-size 5000.")
     fast_nbgrader_imports()
     from ..grading.cohort import grade_cohort
 
+    step = None
+    if args.batch:
+        from ..grading.batch import batch_step
+
+        step = batch_step(args.assignment, course=args.course, model=args.model, students=args.student,
+                          force=args.force, resubmit=args.resubmit, limit=args.batch_size, again=_again(args))
+        print(step.message)
+        if not step.ready:
+            return 0
+        print()
+    else:
+        _warn_open_batches(args)
     outcome = grade_cohort(
         args.assignment, course=args.course, model=args.model, concurrency=args.concurrency,
         students=args.student, force=args.force, progress=not args.no_progress and sys.stderr.isatty(),
     )
     print(_summary(outcome))
+    if step is not None and outcome.model_calls:
+        print(f"{outcome.model_calls} request(s) were sent live at full price (see above why).")
     if outcome.not_graded:
         print(f"\n{len(outcome.not_graded)} answer(s) not graded: the model {outcome.model} was unavailable. "
               "They are left for manual grading in the gradebook (no score). "
               f"Run `atelier grade {args.assignment}` again when the model is back.", file=sys.stderr)
         return 3
     return 0
+
+
+def _again(args: argparse.Namespace) -> str:
+    """The command that continues this batch grading, as the instructor typed it."""
+    import shlex
+
+    words = ["atelier", "grade", args.assignment]
+    if args.course:
+        words += ["--course", args.course]
+    if args.model:
+        words += ["--model", args.model]
+    for student in args.student or []:
+        words += ["--student", student]
+    words.append("--batch")
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def _warn_open_batches(args: argparse.Namespace) -> None:
+    from ..grading.batch import open_batches
+
+    try:
+        pending = open_batches(args.course, args.assignment)
+    except Exception:  # a course the grading itself will explain
+        return
+    if pending:
+        ids = ", ".join(b.id for b in pending)
+        print(f"Note: batch(es) {ids} for {args.assignment!r} have not been collected; grading live sends their "
+              f"requests again at full price. To wait for them instead: `{_again(args)}`.", file=sys.stderr)
 
 
 def _summary(outcome: object) -> str:

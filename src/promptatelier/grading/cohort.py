@@ -45,6 +45,7 @@ __all__ = [
     "Journal",
     "grade_cohort",
     "grading_concurrency",
+    "pending_answers",
     "read_answer",
     "scan_tampering",
     "submission_hash",
@@ -658,6 +659,42 @@ def grade_cohort(
         model_calls=_calls(ledger()) - calls_before, cache_hits=_hits(ledger()) - hits_before,
         wall_s=time.perf_counter() - started,
     )
+
+
+def pending_answers(
+    assignment: str,
+    *,
+    course: str | Path | Course | None = None,
+    model: str | None = None,
+    students: Sequence[str] | None = None,
+    force: bool = False,
+) -> list[tuple[str, Any, str]]:
+    """What `grade_cohort` with the same arguments would evaluate, as (exercise id, answer,
+    course language), writing nothing: so that its model requests can be collected beforehand
+    (`atelier grade --batch`). Reads the answers as grading does, journal included."""
+    from ..config import settings
+
+    course = course if isinstance(course, Course) else Course(course)
+    cfg = settings()
+    model = model or cfg.grading_model
+    slots = course.layout(assignment)
+    cohort = _cohort(course, assignment, students)
+    by_notebook: dict[str, list[ExerciseSlot]] = {}
+    for slot in slots:
+        by_notebook.setdefault(slot.notebook, []).append(slot)
+    run = _Run(course, assignment, slots, model, cfg.judge_model, force)
+    try:
+        run.open_gradebook()
+        released = run.released()
+        pending: list[_Pending] = []
+        for student in cohort:
+            for name, nb_slots in by_notebook.items():
+                pending += run.read(student, name, nb_slots, released[name])
+        for book in run.books:
+            pending += run.check(book)
+    finally:
+        run.close()
+    return [(p.base["exercise_id"], p.value, p.lang) for p in pending if p.override is None]
 
 
 def _chunked(pending: list[_Pending], size: int, *, tapering: bool) -> list[list[_Pending]]:

@@ -11,6 +11,12 @@ Statuses:
 - not_graded: the model could not be reached: no score yet (never 0); retried on the next run.
 - manual: the kit cannot grade it (an unreadable notebook, text no request can carry, the grader
   failing on it): no score, graded by hand; the reason is in `flags`. Retried on the next run.
+
+Batch grading (`atelier grade --batch`) records its provider batches here too: each batch's id,
+model and state, and each request in it (the request's text, never a key) with what became of it:
+pending (the batch is running), done (its answer is in the response cache), errored (the request
+failed in the batch: sent live when grading), unfinished (the batch expired, failed or was
+cancelled before it ran: resubmitted with --resubmit), dropped (resubmitted since).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-__all__ = ["STATUSES", "ItemResult", "Journal"]
+__all__ = ["STATUSES", "BatchRecord", "ItemResult", "Journal"]
 
 STATUSES = ("graded", "invalid", "not_graded", "manual")
 # statuses whose result is final for a given submission (the others are retried)
@@ -78,7 +84,43 @@ CREATE TABLE IF NOT EXISTS results (
     data TEXT NOT NULL,
     PRIMARY KEY (student, notebook, test_id)
 );
+CREATE TABLE IF NOT EXISTS batches (
+    id TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    state TEXT NOT NULL,
+    requests INTEGER NOT NULL,
+    submitted_at REAL NOT NULL,
+    ended_at REAL,
+    note TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS batch_requests (
+    batch_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    request TEXT NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (batch_id, key)
+);
+CREATE INDEX IF NOT EXISTS batch_requests_key ON batch_requests(key);
 """
+
+
+@dataclass
+class BatchRecord:
+    """A provider batch submitted for this assignment; `state` is submitted until it has ended
+    (then ended, failed, expired or cancelled)."""
+
+    id: str
+    model: str
+    state: str
+    requests: int
+    submitted_at: float
+    ended_at: float | None = None
+    note: str = ""
+
+    @property
+    def open(self) -> bool:
+        return self.state == "submitted"
 
 
 class Journal:
@@ -122,6 +164,53 @@ class Journal:
     def all(self) -> list[ItemResult]:
         rows = self.db.execute("SELECT data FROM results ORDER BY student, notebook, test_id").fetchall()
         return [ItemResult.from_json(r[0]) for r in rows]
+
+    # --- provider batches (`atelier grade --batch`) --------------------------------------------
+    def add_batch(self, batch_id: str, model: str, requests: Sequence[tuple[str, str]], at: float) -> None:
+        """A batch just submitted, with its requests as (custom_id, request JSON)."""
+        with self.db:
+            self.db.execute("INSERT INTO batches(id, model, state, requests, submitted_at) VALUES (?, ?, 'submitted', ?, ?)",
+                            (batch_id, model, len(requests), at))
+            self.db.executemany("INSERT OR REPLACE INTO batch_requests(batch_id, key, request, status) "
+                                "VALUES (?, ?, ?, 'pending')", [(batch_id, k, r) for k, r in requests])
+
+    def batches(self, *, open_only: bool = False) -> list[BatchRecord]:
+        where = " WHERE state = 'submitted'" if open_only else ""
+        rows = self.db.execute("SELECT id, model, state, requests, submitted_at, ended_at, note FROM batches"
+                               f"{where} ORDER BY submitted_at, id").fetchall()
+        return [BatchRecord(*row) for row in rows]
+
+    def batch_requests(self, batch_id: str, status: str | None = None) -> dict[str, str]:
+        """custom_id -> request JSON of a batch's requests (of one status)."""
+        query = "SELECT key, request FROM batch_requests WHERE batch_id = ?"
+        args: tuple[str, ...] = (batch_id,)
+        if status is not None:
+            query += " AND status = ?"
+            args += (status,)
+        return dict(self.db.execute(query, args).fetchall())
+
+    def end_batch(self, batch_id: str, state: str, outcomes: dict[str, tuple[str, str]], note: str, at: float) -> None:
+        """A batch that has ended: its state, and each request's status and error."""
+        with self.db:
+            self.db.execute("UPDATE batches SET state = ?, note = ?, ended_at = ? WHERE id = ?",
+                            (state, note, at, batch_id))
+            self.db.executemany("UPDATE batch_requests SET status = ?, error = ? WHERE batch_id = ? AND key = ?",
+                                [(status, error, batch_id, key) for key, (status, error) in outcomes.items()])
+
+    def keys_with(self, status: str) -> dict[str, str]:
+        """custom_id -> error of the requests of every batch with this status."""
+        return dict(self.db.execute("SELECT key, error FROM batch_requests WHERE status = ?", (status,)).fetchall())
+
+    def unfinished(self) -> dict[str, int]:
+        """Batch id -> how many of its requests it never ran (expired, failed, cancelled)."""
+        rows = self.db.execute("SELECT batch_id, COUNT(*) FROM batch_requests WHERE status = 'unfinished' "
+                               "GROUP BY batch_id ORDER BY batch_id").fetchall()
+        return dict(rows)
+
+    def drop_unfinished(self) -> int:
+        """Forget the requests batches never ran, so they are collected and submitted again."""
+        with self.db:
+            return self.db.execute("UPDATE batch_requests SET status = 'dropped' WHERE status = 'unfinished'").rowcount
 
     def close(self) -> None:
         self.db.close()

@@ -4,6 +4,7 @@ This package knows nothing of grading, widgets or the command line.
 """
 
 from .base import Backend, ChatRequest, Completion, Message, TokenLogprob, TopLogprob, Usage
+from .batch_api import BatchAPI, BatchStatus, batch_api
 from .cache import CacheStats, ResponseCache, get_cache
 from .client import BatchResult, complete, complete_many, concurrency_for, make_request
 from .cost import Ledger, cost_of, ledger, price_for
@@ -11,7 +12,9 @@ from .registry import clear_backends, get_backend, parse_model_string, providers
 
 __all__ = [
     "Backend",
+    "BatchAPI",
     "BatchResult",
+    "BatchStatus",
     "CacheStats",
     "ChatRequest",
     "Completion",
@@ -21,6 +24,7 @@ __all__ = [
     "TokenLogprob",
     "TopLogprob",
     "Usage",
+    "batch_api",
     "clear_backends",
     "complete",
     "complete_many",
