@@ -1,0 +1,164 @@
+"""deploy/atelier_hub.py without a hub: every misconfiguration it refuses, with the fix, and the
+environment each kind of user's server gets."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from traitlets.config import Config
+
+ROOT = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location("atelier_hub", ROOT / "deploy" / "atelier_hub.py")
+ah = importlib.util.module_from_spec(_spec)
+sys.modules["atelier_hub"] = ah  # dataclasses look their module up while the file loads
+_spec.loader.exec_module(ah)  # type: ignore[union-attr]
+
+KEY = "sk-test-0123456789abcdef"
+
+
+@pytest.fixture
+def exchange(tmp_path: Path) -> Path:
+    folder = tmp_path / "exchange"
+    folder.mkdir()
+    folder.chmod(0o1777)
+    return folder
+
+
+def _hub(exchange: Path, **kw: Any) -> Any:
+    values = {"instructors": ("ann",), "learners": ("bob", "cy"), "exchange": str(exchange),
+              "secrets": {"OPENAI_API_KEY": KEY}}
+    values.update(kw)
+    return ah.CourseHub(**values)
+
+
+def _spawner(name: str, environment: dict[str, str] | None = None) -> Any:
+    return SimpleNamespace(user=SimpleNamespace(name=name), environment=dict(environment or {}))
+
+
+def test_the_key_goes_to_instructors_servers_only(exchange: Path) -> None:
+    hub = _hub(exchange, learner_graders="/srv/atelier/learners/graders")
+    ann, bob = _spawner("ann"), _spawner("bob", {"OPENAI_API_KEY": KEY, "ANTHROPIC_API_KEY": "x" * 20, "LANG": "fr"})
+    hub.pre_spawn_hook(ann)
+    hub.pre_spawn_hook(bob)
+    assert ann.environment["OPENAI_API_KEY"] == KEY
+    assert KEY not in bob.environment.values() and "ANTHROPIC_API_KEY" not in bob.environment
+    assert bob.environment["LANG"] == "fr" and bob.environment["ATELIER_GRADERS"] == "/srv/atelier/learners/graders"
+    for env in (ann.environment, bob.environment):
+        assert env["ATELIER_EXCHANGE"] == str(exchange) and env["ATELIER_COURSE_ID"] == "prompt-atelier"
+
+
+def test_configure_sets_users_groups_and_a_hook_that_runs_last(exchange: Path) -> None:
+    c = Config()
+    c.Spawner.pre_spawn_hook = lambda spawner: spawner.environment.update(OPENAI_API_KEY=KEY)
+    _hub(exchange).configure(c)
+    assert c.Authenticator.allowed_users == {"ann", "bob", "cy"}
+    assert c.JupyterHub.load_groups["instructors"] == {"users": ["ann"]}
+    assert c.JupyterHub.load_groups["learners"] == {"users": ["bob", "cy"]}
+    bob = _spawner("bob")
+    asyncio.run(c.Spawner.pre_spawn_hook(bob))
+    assert "OPENAI_API_KEY" not in bob.environment  # an earlier hook's key is taken back from a learner
+
+
+def test_settings_come_from_the_hubs_environment_and_a_private_secrets_file(tmp_path: Path, exchange: Path) -> None:
+    secrets = tmp_path / "secrets.env"
+    secrets.write_text(f"# keys\nexport OPENAI_API_KEY='{KEY}'\n\nANTHROPIC_API_KEY=sk-ant-x\n", encoding="utf-8")
+    secrets.chmod(0o600)
+    hub = ah.CourseHub.from_environ({
+        "ATELIER_HUB_INSTRUCTORS": "ann", "ATELIER_HUB_LEARNERS": "bob, cy", "ATELIER_EXCHANGE": str(exchange),
+        "ATELIER_COURSE_ID": "pe-2026", "ATELIER_HUB_SECRETS": str(secrets), "ATELIER_COMPATIBLE_API_KEY": "from-env",
+    })
+    assert hub.learners == ("bob", "cy") and hub.course_id == "pe-2026"
+    assert dict(hub.secrets) == {"OPENAI_API_KEY": KEY, "ANTHROPIC_API_KEY": "sk-ant-x", "ATELIER_COMPATIBLE_API_KEY": "from-env"}
+    assert KEY not in repr(hub)
+
+
+@pytest.mark.parametrize("mode, expected", [(0o644, "readable by others"), (0o640, "readable by others")])
+def test_a_secrets_file_others_can_read_is_refused(tmp_path: Path, mode: int, expected: str) -> None:
+    secrets = tmp_path / "secrets.env"
+    secrets.write_text(f"OPENAI_API_KEY={KEY}\n", encoding="utf-8")
+    secrets.chmod(mode)
+    with pytest.raises(ah.HubConfigError, match=expected) as err:
+        ah.read_secrets(secrets)
+    assert f"chmod 600 {secrets}" in str(err.value) and KEY not in str(err.value)
+
+
+def test_a_malformed_or_missing_secrets_file_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets.env"
+    secrets.write_text(f"{KEY}\n", encoding="utf-8")
+    secrets.chmod(0o600)
+    with pytest.raises(ah.HubConfigError, match="line 1 .* is not NAME=VALUE") as err:
+        ah.read_secrets(secrets)
+    assert KEY not in str(err.value)
+    with pytest.raises(ah.HubConfigError, match="install -m 600 /dev/null"):
+        ah.read_secrets(tmp_path / "absent.env")
+
+
+@pytest.mark.parametrize("mode, fix", [(0o755, "chmod 1777"), (0o777, "chmod 1777")])
+def test_an_exchange_not_shared_or_without_sticky_bit_is_refused(tmp_path: Path, mode: int, fix: str) -> None:
+    folder = tmp_path / "exchange"
+    folder.mkdir()
+    folder.chmod(mode)
+    with pytest.raises(ah.HubConfigError, match=fix):
+        _hub(folder)
+
+
+def test_a_missing_exchange_or_bad_course_id_is_refused(tmp_path: Path, exchange: Path) -> None:
+    with pytest.raises(ah.HubConfigError, match=f"install -d -m 1777 {tmp_path / 'none'}"):
+        _hub(tmp_path / "none")
+    with pytest.raises(ah.HubConfigError, match="absolute path"):
+        _hub(Path("relative/exchange"))
+    with pytest.raises(ah.HubConfigError, match="not a valid nbgrader course id"):
+        _hub(exchange, course_id="my course")
+
+
+def test_a_course_folder_learners_could_write_or_list_is_refused(exchange: Path) -> None:
+    course = exchange / "prompt-atelier"
+    (course / "inbound").mkdir(parents=True)
+    course.chmod(0o777)
+    with pytest.raises(ah.HubConfigError, match=f"chmod 755 {course}"):
+        _hub(exchange)
+    course.chmod(0o755)
+    (course / "inbound").chmod(0o755)
+    with pytest.raises(ah.HubConfigError, match="chmod 2733"):
+        _hub(exchange)
+    (course / "inbound").chmod(0o2733)
+    _hub(exchange)
+
+
+def test_people_and_spawner_settings_that_would_leak_the_key_are_refused(exchange: Path) -> None:
+    with pytest.raises(ah.HubConfigError, match="both an instructor and a learner"):
+        _hub(exchange, learners=("bob", "ann"))
+    with pytest.raises(ah.HubConfigError, match="ATELIER_HUB_INSTRUCTORS is empty"):
+        _hub(exchange, instructors=())
+    with pytest.raises(ah.HubConfigError, match="not a hub user name"):
+        ah.CourseHub.from_environ({"ATELIER_HUB_INSTRUCTORS": "ann;rm", "ATELIER_EXCHANGE": str(exchange)})
+    for setting, value in (("env_keep", ["PATH", "OPENAI_API_KEY"]), ("environment", {"OPENAI_API_KEY": KEY})):
+        c = Config()
+        c.Spawner[setting] = value
+        with pytest.raises(ah.HubConfigError, match=f"c.Spawner.{setting} holds OPENAI_API_KEY") as err:
+            _hub(exchange).configure(c)
+        assert KEY not in str(err.value)
+
+
+def test_the_nbgrader_settings_folder_must_hold_the_file(tmp_path: Path, exchange: Path) -> None:
+    with pytest.raises(ah.HubConfigError, match="copy deploy/nbgrader_config.py"):
+        _hub(exchange, nbgrader_config_dir=str(tmp_path))
+    (tmp_path / "nbgrader_config.py").write_text("", encoding="utf-8")
+    assert _hub(exchange, nbgrader_config_dir=str(tmp_path)).common_environment()["JUPYTER_CONFIG_PATH"] == str(tmp_path)
+
+
+def test_the_deploy_nbgrader_config_follows_the_hubs_settings(exchange: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nbgrader.exchange.default import ExchangeList
+    from traitlets.config.loader import PyFileConfigLoader
+
+    monkeypatch.setenv("ATELIER_EXCHANGE", str(exchange))
+    monkeypatch.setenv("ATELIER_COURSE_ID", "pe-2026")
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT / "deploy")).load_config()
+    assert ExchangeList(config=config).root == str(exchange)
+    assert config.CourseDirectory.course_id == "pe-2026"
