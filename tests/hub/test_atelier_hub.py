@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import os
+import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -162,3 +164,17 @@ def test_the_deploy_nbgrader_config_follows_the_hubs_settings(exchange: Path, mo
     config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT / "deploy")).load_config()
     assert ExchangeList(config=config).root == str(exchange)
     assert config.CourseDirectory.course_id == "pe-2026"
+
+
+def test_the_real_hub_refuses_to_start_with_a_readable_secrets_file(tmp_path: Path, exchange: Path) -> None:
+    secrets = tmp_path / "secrets.env"
+    secrets.write_text(f"OPENAI_API_KEY={KEY}\n", encoding="utf-8")
+    secrets.chmod(0o644)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ATELIER_")}
+    env.update({"ATELIER_HUB_INSTRUCTORS": "ann", "ATELIER_HUB_LEARNERS": "bob", "ATELIER_EXCHANGE": str(exchange),
+                "ATELIER_HUB_SECRETS": str(secrets)})
+    hub = subprocess.run([str(Path(sys.executable).parent / "jupyterhub"), "-f", str(ROOT / "deploy" / "jupyterhub_config.py")],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert hub.returncode != 0
+    assert f"chmod 600 {secrets}" in hub.stderr + hub.stdout
+    assert KEY not in hub.stderr + hub.stdout
