@@ -178,3 +178,30 @@ def test_the_real_hub_refuses_to_start_with_a_readable_secrets_file(tmp_path: Pa
     assert hub.returncode != 0
     assert f"chmod 600 {secrets}" in hub.stderr + hub.stdout
     assert KEY not in hub.stderr + hub.stdout
+
+
+def test_the_z2jh_values_keep_the_key_in_a_secret_and_configure_the_course(exchange: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import yaml
+
+    values = yaml.safe_load((ROOT / "deploy" / "z2jh-values.yaml").read_text(encoding="utf-8"))
+    hub_env, user_env = values["hub"]["extraEnv"], values["singleuser"].get("extraEnv", {})
+    assert hub_env["OPENAI_API_KEY"] == {"valueFrom": {"secretKeyRef": {"name": "atelier-grading-key", "key": "OPENAI_API_KEY"}}}
+    assert not [k for k in user_env if ah.is_secret_name(k)]
+    assert values["hub"]["initContainers"][0]["command"][-1] == "chmod 1777 /srv/nbgrader/exchange"
+    # the extraConfig, run as the hub would, with this machine's exchange
+    for name, value in hub_env.items():
+        if isinstance(value, str):
+            monkeypatch.setenv(name, value)
+    monkeypatch.setenv("ATELIER_EXCHANGE", str(exchange))
+    monkeypatch.setenv("ATELIER_HUB_INSTRUCTORS", "ann")
+    monkeypatch.setenv("ATELIER_HUB_LEARNERS", "bob")
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    c = Config()
+    exec(compile(values["hub"]["extraConfig"]["atelier"], "extraConfig", "exec"), {"c": c})
+    ann, bob = _spawner("ann"), _spawner("bob")
+    ann.user.id, bob.user.id = 1, 2
+    for spawner in (ann, bob):
+        asyncio.run(c.Spawner.pre_spawn_hook(spawner))
+    assert ann.environment["OPENAI_API_KEY"] == KEY and "OPENAI_API_KEY" not in bob.environment
+    assert (ann.environment["NB_UID"], bob.environment["NB_UID"]) == ("20001", "20002")
+    assert bob.environment["ATELIER_GRADERS"] == "/srv/atelier/learners/graders"
