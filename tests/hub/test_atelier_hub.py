@@ -205,3 +205,18 @@ def test_the_z2jh_values_keep_the_key_in_a_secret_and_configure_the_course(excha
     assert ann.environment["OPENAI_API_KEY"] == KEY and "OPENAI_API_KEY" not in bob.environment
     assert (ann.environment["NB_UID"], bob.environment["NB_UID"]) == ("20001", "20002")
     assert bob.environment["ATELIER_GRADERS"] == "/srv/atelier/learners/graders"
+
+
+@pytest.mark.parametrize("name", ["jupyterhub_config.py", "tljh_atelier.py"])
+def test_the_hub_config_files_load_the_course(name: str, exchange: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from traitlets.config.loader import PyFileConfigLoader
+
+    for var, value in {"ATELIER_HUB_INSTRUCTORS": "ann", "ATELIER_HUB_LEARNERS": "bob,cy",
+                       "ATELIER_EXCHANGE": str(exchange), "OPENAI_API_KEY": KEY}.items():
+        monkeypatch.setenv(var, value)
+    c = PyFileConfigLoader(name, path=str(ROOT / "deploy")).load_config()
+    assert c.Authenticator.allowed_users == {"ann", "bob", "cy"}
+    bob = _spawner("bob", {"OPENAI_API_KEY": KEY})
+    asyncio.run(c.Spawner.pre_spawn_hook(bob))
+    assert "OPENAI_API_KEY" not in bob.environment
+    assert ("spawner_class" in c.JupyterHub) == (name == "jupyterhub_config.py")  # TLJH keeps its own spawner
