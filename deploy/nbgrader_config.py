@@ -12,6 +12,9 @@ nbgrader_config.py (course/nbgrader_config.py), whose course id must be the same
 """
 
 import os
+import pwd
+
+from nbgrader.exchange.default import ExchangeCollect
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
 
@@ -20,3 +23,53 @@ c.CourseDirectory.course_id = os.environ.get("ATELIER_COURSE_ID") or "prompt-ate
 c.Exchange.root = os.environ.get("ATELIER_EXCHANGE") or "/srv/nbgrader/exchange"
 # learners fetch into ~/<assignment>/ (one course per hub)
 c.Exchange.path_includes_course = False
+
+
+class OwnerCheckedCollect(ExchangeCollect):
+    """nbgrader's collect, leaving out a submission whose folder belongs to another account than
+    the learner it names. Every learner can write into the exchange's inbound folder, so without
+    this one learner could hand in work under another's name (nbgrader itself only warns)."""
+
+    def init_src(self):
+        super().init_src()
+        own, foreign = {}, {}
+        for rec in self._all_records():
+            owner = self._owner(os.path.join(self.inbound_path, rec["filename"]))
+            if owner is None or owner == rec["username"]:
+                own.setdefault(rec["username"], []).append(rec)
+            else:
+                foreign[rec["filename"]] = owner
+        for filename, owner in sorted(foreign.items()):
+            named = filename.split("+", 1)[0]
+            self.log.error(
+                "Left out %s: it names %s but its folder belongs to %s, a submission under another learner's "
+                "name; %s's own latest submission is collected instead. Look into it with %s, then delete "
+                "that folder from %s.", filename, named, owner, named, owner, self.inbound_path)
+        if foreign:
+            self.src_records = [self._pick(records) for records in own.values()]
+
+    def _all_records(self):
+        import glob
+
+        student = self.coursedir.student_id or "*"
+        pattern = os.path.join(self.inbound_path, f"{student}+{self.coursedir.assignment_id}+*")
+        return [self._path_to_record(path) for path in glob.glob(pattern)]
+
+    @staticmethod
+    def _owner(path):
+        try:
+            return pwd.getpwuid(os.stat(path).st_uid).pw_name
+        except KeyError:  # a uid with no name here (a Kubernetes pod): nothing to compare with
+            return None
+
+    def _pick(self, records):
+        """The submission nbgrader would pick among one learner's own (its latest, or its latest
+        before the due date when collecting with --before-duedate)."""
+        records = self._sort_by_timestamp(records)
+        if self.duedate is not None and self.before_duedate:
+            before = [r for r in records if r["timestamp"] <= self.duedate]
+            return (before or records)[0]
+        return records[0]
+
+
+c.ExchangeFactory.collect = OwnerCheckedCollect

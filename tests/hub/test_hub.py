@@ -209,6 +209,20 @@ step("nbgrader", "generate_assignment", "{ASSIGNMENT}") and step("nbgrader", "re
             submitted[name] = me.json("POST", "/assignments/submit",
                                       json={"course_id": COURSE_ID, "assignment_id": ASSIGNMENT})
 
+        # the third learner hands in a notebook of their own under the first learner's name, later
+        forger, victim = learners[2], learners[0]
+        forged = hub.server(forger).run(f"""
+import datetime, os, shutil
+stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+folder = os.path.join({str(exchange / COURSE_ID / "inbound")!r}, "{victim}+{ASSIGNMENT}+" + stamp + "+forged")
+os.mkdir(folder)
+shutil.copy("{ASSIGNMENT}/{ASSIGNMENT}.ipynb", folder)
+for name, text in (("timestamp.txt", stamp), ("submission_secret.txt", "0" * 128)):
+    with open(os.path.join(folder, name), "w") as fh:
+        fh.write(text)
+print(os.path.basename(folder))
+""").strip()
+
         graded = _steps(teacher.run(prelude + f"""
 (step("nbgrader", "collect", "{ASSIGNMENT}")
  and step("atelier", "grade", "{ASSIGNMENT}", "--model", "local", "--no-progress")
@@ -248,7 +262,7 @@ step("nbgrader", "generate_assignment", "{ASSIGNMENT}") and step("nbgrader", "re
         yield {
             "hub": hub, "instructor": instructor, "learners": learners, "users": users, "course": course,
             "exchange": exchange, "released": released, "listed": listed, "submitted": submitted,
-            "graded": graded, "feedback": feedback, "probes": probes, "servers": servers,
+            "graded": graded, "feedback": feedback, "probes": probes, "servers": servers, "forged": forged,
         }
     finally:
         if hub is not None:
@@ -293,11 +307,22 @@ def test_no_learner_can_read_another_learner_the_instructors_course_or_the_key(c
         assert seen.pop("canary in environment") is False, name
         assert seen == {label: "denied" for label in seen}, (name, seen)
     # what a learner cannot list, they cannot find: nbgrader names each submission with a random part
-    inbound = sorted(p.name for p in (course_hub["exchange"] / COURSE_ID / "inbound").iterdir())
+    inbound = sorted(p.name for p in (course_hub["exchange"] / COURSE_ID / "inbound").iterdir()
+                     if p.name != course_hub["forged"])
     assert len(inbound) == 3
     for entry, name in zip(inbound, sorted(course_hub["learners"])):
         student, assignment, _, random_part = entry.split("+")
         assert (student, assignment) == (name, ASSIGNMENT) and len(random_part) >= 12
+
+
+def test_a_submission_under_another_learners_name_is_left_out(course_hub: dict[str, Any]) -> None:
+    collect = next(s for s in course_hub["graded"] if s.get("cmd", "").startswith("nbgrader collect"))
+    victim, _, forger = course_hub["learners"]
+    assert f"Left out {course_hub['forged']}: it names {victim} but its folder belongs to {forger}" in collect["err"]
+    assert "Processing 3 submissions" in collect["err"]
+    # the victim's grade is their own notebook's (the strong learner's), not the forger's 0
+    submitted = course_hub["course"] / "submitted" / victim / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    assert "Classify the sentiment" in submitted.read_text(encoding="utf-8")
 
 
 def test_the_key_reaches_the_instructors_server_only_and_no_learner_file(course_hub: dict[str, Any]) -> None:
