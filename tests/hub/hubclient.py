@@ -4,6 +4,7 @@ APIs of the hub and of each user's server, as a browser's JupyterLab would call 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import hashlib
 import json
 import os
@@ -53,6 +54,13 @@ def user_environment(root: Path) -> Path:
             st = folder.stat()
             # root runs this environment's programs: nobody else may have been able to change it
             assert st.st_uid == 0 and not st.st_mode & 0o022, f"{folder} must belong to root with mode 755: remove it"
+    with (HUB_ENV.parent / ".lock").open("w") as lock:  # another clone's test may be making it too
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _make_user_environment(root, python)
+    return HUB_ENV / "bin"
+
+
+def _make_user_environment(root: Path, python: Path) -> None:
     want = hashlib.sha256((root / "pyproject.toml").read_bytes()).hexdigest()
     deps, kit = HUB_ENV / ".atelier-deps", HUB_ENV / ".atelier-kit"
     pip = [str(HUB_ENV / "bin" / "python"), "-m", "pip", "install", "--quiet", "--find-links", str(WHEELS)]
@@ -65,7 +73,6 @@ def user_environment(root: Path) -> Path:
         _quiet([*pip, "--no-deps", "-e", str(root)])
         kit.write_text(str(root))
     HUB_ENV.chmod(0o755)
-    return HUB_ENV / "bin"
 
 
 def _quiet(args: list[str]) -> None:
