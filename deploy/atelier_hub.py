@@ -206,12 +206,35 @@ class CourseHub:
         return env
 
     def pre_spawn_hook(self, spawner: Any) -> None:
-        """Sets the server's environment when it starts; a learner's is emptied of every secret."""
+        """Sets the server's environment when it starts; a learner's is emptied of every secret.
+        Refuses to start a server whose home others can read."""
         name = spawner.user.name
+        home = self.home_of(name)
+        if home is not None and stat.S_IMODE(home.stat().st_mode) & 0o077:
+            mode = stat.S_IMODE(home.stat().st_mode)
+            raise HubConfigError(f"{name}'s home {home} can be read by others (mode {mode:o}), so other users could "
+                                 f"read {name}'s notebooks (or the instructor's course). Fix: as root, chmod 700 {home}, "
+                                 f"and set HOME_MODE 0700 in /etc/login.defs for accounts made later.")
         env = {k: v for k, v in dict(spawner.environment).items()
                if name in self.instructors or not (is_secret_name(k) or k in self.secrets)}
         env.update(self.environment_for(name))
         spawner.environment = env
+
+    @staticmethod
+    def home_of(username: str) -> Path | None:
+        """The home of the unix account a hub user's server runs as (TLJH names it jupyter-<name>);
+        None when the server runs elsewhere (a Kubernetes pod, whose home is its own volume)."""
+        try:
+            import pwd
+        except ImportError:
+            return None
+        for account in (username, f"jupyter-{username}"):
+            try:
+                home = Path(pwd.getpwnam(account).pw_dir)
+            except KeyError:
+                continue
+            return home if home.is_dir() else None
+        return None
 
     def configure(self, c: Any) -> None:
         """Applies the course to a JupyterHub config `c`: users, groups, the spawn hook, the checks."""

@@ -14,7 +14,7 @@ nbgrader_config.py (course/nbgrader_config.py), whose course id must be the same
 import os
 import pwd
 
-from nbgrader.exchange.default import ExchangeCollect
+from nbgrader.exchange.default import ExchangeCollect, ExchangeReleaseAssignment, ExchangeReleaseFeedback
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
 
@@ -25,7 +25,29 @@ c.Exchange.root = os.environ.get("ATELIER_EXCHANGE") or "/srv/nbgrader/exchange"
 c.Exchange.path_includes_course = False
 
 
-class OwnerCheckedCollect(ExchangeCollect):
+class _HubCourse:
+    """The instructor's commands refuse a course id other than the hub's: learners would see
+    nothing of what they release, and collect would find nothing."""
+
+    def start(self):
+        hub = os.environ.get("ATELIER_COURSE_ID")
+        mine = self.coursedir.course_id
+        if hub and mine != hub:
+            self.fail(f"This course's id is {mine!r} but the hub's course is {hub!r} (ATELIER_COURSE_ID), so learners "
+                      f"would not see it. Fix: set c.CourseDirectory.course_id = {hub!r} in the course's "
+                      f"nbgrader_config.py, or ATELIER_COURSE_ID={mine} in the hub's environment.")
+        return super().start()
+
+
+class CourseCheckedRelease(_HubCourse, ExchangeReleaseAssignment):
+    """nbgrader's release_assignment, on the hub's course only."""
+
+
+class CourseCheckedReleaseFeedback(_HubCourse, ExchangeReleaseFeedback):
+    """nbgrader's release_feedback, on the hub's course only."""
+
+
+class OwnerCheckedCollect(_HubCourse, ExchangeCollect):
     """nbgrader's collect, leaving out a submission whose folder belongs to another account than
     the learner it names. Every learner can write into the exchange's inbound folder, so without
     this one learner could hand in work under another's name (nbgrader itself only warns)."""
@@ -73,3 +95,5 @@ class OwnerCheckedCollect(ExchangeCollect):
 
 
 c.ExchangeFactory.collect = OwnerCheckedCollect
+c.ExchangeFactory.release_assignment = CourseCheckedRelease
+c.ExchangeFactory.release_feedback = CourseCheckedReleaseFeedback

@@ -22,6 +22,7 @@ sys.modules["atelier_hub"] = ah  # dataclasses look their module up while the fi
 _spec.loader.exec_module(ah)  # type: ignore[union-attr]
 
 KEY = "sk-test-0123456789abcdef"
+HOME_OF = ah.CourseHub.home_of  # before the fixture below replaces it
 
 
 @pytest.fixture
@@ -37,6 +38,12 @@ def _hub(exchange: Path, **kw: Any) -> Any:
               "secrets": {"OPENAI_API_KEY": KEY}}
     values.update(kw)
     return ah.CourseHub(**values)
+
+
+@pytest.fixture(autouse=True)
+def _no_unix_homes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hub user names here are no accounts of this machine (ann, bob): no home to check."""
+    monkeypatch.setattr(ah.CourseHub, "home_of", staticmethod(lambda username: None))
 
 
 def _spawner(name: str, environment: dict[str, str] | None = None) -> Any:
@@ -220,3 +227,42 @@ def test_the_hub_config_files_load_the_course(name: str, exchange: Path, monkeyp
     asyncio.run(c.Spawner.pre_spawn_hook(bob))
     assert "OPENAI_API_KEY" not in bob.environment
     assert ("spawner_class" in c.JupyterHub) == (name == "jupyterhub_config.py")  # TLJH keeps its own spawner
+
+
+def test_a_server_whose_home_others_can_read_is_refused(tmp_path: Path, exchange: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "bob"
+    home.mkdir(mode=0o755)
+    home.chmod(0o755)
+    monkeypatch.setattr(ah.CourseHub, "home_of", staticmethod(lambda username: home))
+    with pytest.raises(ah.HubConfigError, match=f"chmod 700 {home}"):
+        _hub(exchange).pre_spawn_hook(_spawner("bob"))
+    home.chmod(0o700)
+    _hub(exchange).pre_spawn_hook(_spawner("bob"))
+
+
+def test_home_of_finds_the_unix_account() -> None:
+    import pwd
+
+    assert HOME_OF("root") == Path(pwd.getpwnam("root").pw_dir)
+    assert HOME_OF("no-such-account-here") is None
+
+
+@pytest.mark.parametrize("command", ["ReleaseAssignment", "Collect", "ReleaseFeedback"])
+def test_instructor_commands_refuse_a_course_id_other_than_the_hubs(command: str, tmp_path: Path, exchange: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from nbgrader.auth import Authenticator
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.exchange import ExchangeError, ExchangeFactory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    monkeypatch.setenv("ATELIER_EXCHANGE", str(exchange))
+    monkeypatch.setenv("ATELIER_COURSE_ID", "prompt-atelier")
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT / "deploy")).load_config()
+    config.CourseDirectory.course_id = "atelier-2025"  # what the course root's own file says
+    config.CourseDirectory.root = str(tmp_path)
+    config.CourseDirectory.assignment_id = "m01_en"
+    exchange_command = getattr(ExchangeFactory(config=config), command)(
+        coursedir=CourseDirectory(config=config), authenticator=Authenticator(config=config), config=config)
+    with pytest.raises(ExchangeError, match="c.CourseDirectory.course_id = 'prompt-atelier'"):
+        exchange_command.start()
+    assert not (exchange / "atelier-2025").exists()
