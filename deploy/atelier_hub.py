@@ -1,0 +1,269 @@
+"""What every course hub configuration shares (jupyterhub_config.py, tljh_atelier.py and the
+Z2JH values' extraConfig): who teaches and who learns, the grading key as a hub-managed secret
+that reaches instructors' servers only, and checks that refuse a configuration which would leak
+the key or break nbgrader's exchange, each with the fix.
+
+Standard library only: the hub's own Python (TLJH's /opt/tljh/hub, the Z2JH hub image) does not
+have the kit installed.
+
+Settings, all from the hub's environment (a systemd drop-in, `hub.extraEnv` on Kubernetes):
+
+  ATELIER_HUB_INSTRUCTORS   hub user names, comma-separated; they get the grading key
+  ATELIER_HUB_LEARNERS      hub user names, comma-separated; they never get it
+  ATELIER_HUB_ADMINS        hub admins (optional; an admin can open every server, so keep it short)
+  ATELIER_HUB_SECRETS       a file of KEY=VALUE lines owned by the hub's user, mode 600 (optional)
+  ATELIER_HUB_KEY_NAMES     which variables of the hub's own environment are grading keys
+                            (default OPENAI_API_KEY, ANTHROPIC_API_KEY, ATELIER_COMPATIBLE_API_KEY)
+  ATELIER_COURSE_ID         nbgrader's course id (default prompt-atelier)
+  ATELIER_EXCHANGE          nbgrader's exchange folder, shared by all (default /srv/nbgrader/exchange)
+  ATELIER_HUB_NBGRADER_CONFIG  a folder holding deploy/nbgrader_config.py, put on every server's
+                            JUPYTER_CONFIG_PATH (optional: else install that file in /etc/jupyter)
+  ATELIER_HUB_LEARNER_GRADERS  the learners' copy of graders/ (from `atelier release`), without
+                            hidden cases, for check() in learners' notebooks (optional)
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+import stat
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["CourseHub", "HubConfigError", "check_exchange", "read_secrets"]
+
+DEFAULT_KEY_NAMES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "ATELIER_COMPATIBLE_API_KEY")
+DEFAULT_EXCHANGE = "/srv/nbgrader/exchange"
+DEFAULT_COURSE_ID = "prompt-atelier"
+# what the kit itself treats as a credential (promptatelier.grading.redact), plus *_SECRET
+_SECRET_NAME = re.compile(r"(_API_KEY|_TOKEN|_SECRET|_PASSWORD)$|^ATELIER_.*KEY", re.IGNORECASE)
+_USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+_COURSE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class HubConfigError(RuntimeError):
+    """A course hub setting that would break the course or expose the key; the message says the fix."""
+
+
+def is_secret_name(name: str) -> bool:
+    return bool(_SECRET_NAME.search(name))
+
+
+def _users(text: str, setting: str) -> tuple[str, ...]:
+    names = tuple(n for n in re.split(r"[\s,]+", text.strip()) if n)
+    for name in names:
+        if not _USER.match(name):
+            raise HubConfigError(f"{setting}: {name!r} is not a hub user name. Fix: list names such as "
+                                 f"'alice,bob' (letters, digits, '.', '_', '-', '@').")
+    return names
+
+
+def read_secrets(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The KEY=VALUE lines of the hub's secrets file, refused unless only the hub's user can read it."""
+    p = Path(path)
+    fix_mode = f"chown {_owner_name(os.geteuid())} {p} && chmod 600 {p}"
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise HubConfigError(f"ATELIER_HUB_SECRETS: {p} does not exist. Fix: create it readable by the hub "
+                             f"only (install -m 600 /dev/null {p}), add lines such as OPENAI_API_KEY=..., or unset "
+                             f"ATELIER_HUB_SECRETS to take the keys from the hub's environment.") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise HubConfigError(f"ATELIER_HUB_SECRETS: {p} is not a regular file. Fix: point it at a file of KEY=VALUE lines.")
+    if st.st_mode & 0o077:
+        raise HubConfigError(f"ATELIER_HUB_SECRETS: {p} is readable by others (mode {stat.S_IMODE(st.st_mode):o}), "
+                             f"so a learner could read the grading key. Fix: {fix_mode}, then rotate the key.")
+    if st.st_uid != os.geteuid():
+        raise HubConfigError(f"ATELIER_HUB_SECRETS: {p} belongs to {_owner_name(st.st_uid)}, not to the hub's user "
+                             f"{_owner_name(os.geteuid())}. Fix: {fix_mode}.")
+    secrets: dict[str, str] = {}
+    for number, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        name = name.strip().removeprefix("export ").strip()
+        if not sep or not _VAR.match(name):
+            # never echo the line: it may hold a key
+            raise HubConfigError(f"ATELIER_HUB_SECRETS: line {number} of {p} is not NAME=VALUE. Fix: write one "
+                                 f"variable per line, such as OPENAI_API_KEY=sk-...")
+        secrets[name] = value.strip().strip("'\"")
+    return secrets
+
+
+def _owner_name(uid: int) -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        return str(uid)
+
+
+def check_exchange(root: str, course_id: str) -> None:
+    """Refuse an exchange nbgrader cannot use or that lets one learner tamper with the course."""
+    if not _COURSE_ID.match(course_id):
+        raise HubConfigError(f"ATELIER_COURSE_ID: {course_id!r} is not a valid nbgrader course id. Fix: use letters, "
+                             f"digits, '.', '_' and '-', the same as CourseDirectory.course_id in the course's "
+                             f"nbgrader_config.py.")
+    p = Path(root)
+    if not p.is_absolute():
+        raise HubConfigError(f"ATELIER_EXCHANGE: {root!r} is not an absolute path. Fix: use the same absolute path "
+                             f"on the hub and in every server, such as {DEFAULT_EXCHANGE}.")
+    make = f"install -d -m 1777 {p}"
+    if not p.is_dir():
+        raise HubConfigError(f"ATELIER_EXCHANGE: the exchange folder {p} does not exist. Fix: as root, {make} "
+                             f"(on Kubernetes: mount the shared exchange volume there).")
+    mode = stat.S_IMODE(p.stat().st_mode)
+    if mode & 0o777 != 0o777:
+        raise HubConfigError(f"ATELIER_EXCHANGE: {p} has mode {mode:o}; nbgrader's exchange needs every user to "
+                             f"write there (1777). Fix: as root, chmod 1777 {p}.")
+    if not mode & stat.S_ISVTX:
+        raise HubConfigError(f"ATELIER_EXCHANGE: {p} has no sticky bit (mode {mode:o}), so a learner could rename "
+                             f"the course's folder and release assignments of their own. Fix: as root, chmod 1777 {p}.")
+    course = p / course_id
+    if course.is_dir():
+        cmode = stat.S_IMODE(course.stat().st_mode)
+        if cmode & 0o022:
+            raise HubConfigError(f"ATELIER_EXCHANGE: {course} is writable by others (mode {cmode:o}), so a learner "
+                                 f"could replace released assignments. Fix: chmod 755 {course}.")
+        inbound = course / "inbound"
+        if inbound.is_dir() and stat.S_IMODE(inbound.stat().st_mode) & 0o044:
+            imode = stat.S_IMODE(inbound.stat().st_mode)
+            raise HubConfigError(f"ATELIER_EXCHANGE: {inbound} can be listed by others (mode {imode:o}), so a learner "
+                                 f"could find and read other learners' submissions. Fix: chmod 2733 {inbound}.")
+
+
+@dataclass(frozen=True)
+class CourseHub:
+    """One course on one hub: its people, its exchange and its grading key."""
+
+    instructors: tuple[str, ...]
+    learners: tuple[str, ...]
+    admins: tuple[str, ...] = ()
+    course_id: str = DEFAULT_COURSE_ID
+    exchange: str = DEFAULT_EXCHANGE
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+    nbgrader_config_dir: str | None = None
+    learner_graders: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.instructors:
+            raise HubConfigError("ATELIER_HUB_INSTRUCTORS is empty: nobody could release, collect or grade. "
+                                 "Fix: set it to the instructors' hub user names, such as ATELIER_HUB_INSTRUCTORS=ann.")
+        both = sorted(set(self.instructors) & set(self.learners))
+        if both:
+            raise HubConfigError(f"{', '.join(both)} is both an instructor and a learner, so a learner's server would "
+                                 f"get the grading key. Fix: give them two hub accounts, one in ATELIER_HUB_INSTRUCTORS "
+                                 f"and one in ATELIER_HUB_LEARNERS.")
+        for name in self.secrets:
+            if not _VAR.match(name):
+                raise HubConfigError(f"{name!r} is not an environment variable name. Fix: rename it in the secrets.")
+        check_exchange(self.exchange, self.course_id)
+        if self.nbgrader_config_dir is not None:
+            cfg = Path(self.nbgrader_config_dir) / "nbgrader_config.py"
+            if not cfg.is_file():
+                raise HubConfigError(f"ATELIER_HUB_NBGRADER_CONFIG: {cfg} does not exist. Fix: copy "
+                                     f"deploy/nbgrader_config.py there (readable by everyone), or unset the setting "
+                                     f"and install it as /etc/jupyter/nbgrader_config.py.")
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> CourseHub:
+        env = os.environ if environ is None else environ
+        names = _users(env.get("ATELIER_HUB_KEY_NAMES", ",".join(DEFAULT_KEY_NAMES)), "ATELIER_HUB_KEY_NAMES")
+        secrets = {n: env[n] for n in names if env.get(n)}
+        if env.get("ATELIER_HUB_SECRETS"):
+            secrets.update(read_secrets(env["ATELIER_HUB_SECRETS"]))
+        return cls(
+            instructors=_users(env.get("ATELIER_HUB_INSTRUCTORS", ""), "ATELIER_HUB_INSTRUCTORS"),
+            learners=_users(env.get("ATELIER_HUB_LEARNERS", ""), "ATELIER_HUB_LEARNERS"),
+            admins=_users(env.get("ATELIER_HUB_ADMINS", ""), "ATELIER_HUB_ADMINS"),
+            course_id=env.get("ATELIER_COURSE_ID") or DEFAULT_COURSE_ID,
+            exchange=env.get("ATELIER_EXCHANGE") or DEFAULT_EXCHANGE,
+            secrets=secrets,
+            nbgrader_config_dir=env.get("ATELIER_HUB_NBGRADER_CONFIG") or None,
+            learner_graders=env.get("ATELIER_HUB_LEARNER_GRADERS") or None,
+        )
+
+    def common_environment(self) -> dict[str, str]:
+        """What every server gets: where the exchange is and which course it is."""
+        env = {"ATELIER_COURSE_ID": self.course_id, "ATELIER_EXCHANGE": self.exchange}
+        if self.nbgrader_config_dir:
+            env["JUPYTER_CONFIG_PATH"] = self.nbgrader_config_dir
+        return env
+
+    def environment_for(self, username: str) -> dict[str, str]:
+        """The variables `username`'s server gets: the grading key for an instructor only."""
+        if username in self.instructors:
+            return {**self.common_environment(), **self.secrets}
+        env = self.common_environment()
+        if self.learner_graders:
+            env["ATELIER_GRADERS"] = self.learner_graders
+        return env
+
+    def pre_spawn_hook(self, spawner: Any) -> None:
+        """Sets the server's environment when it starts; a learner's is emptied of every secret.
+        Refuses to start a server whose home others can read."""
+        name = spawner.user.name
+        home = self.home_of(name)
+        if home is not None and stat.S_IMODE(home.stat().st_mode) & 0o077:
+            mode = stat.S_IMODE(home.stat().st_mode)
+            raise HubConfigError(f"{name}'s home {home} can be read by others (mode {mode:o}), so other users could "
+                                 f"read {name}'s notebooks (or the instructor's course). Fix: as root, chmod 700 {home}, "
+                                 f"and set HOME_MODE 0700 in /etc/login.defs for accounts made later.")
+        env = {k: v for k, v in dict(spawner.environment).items()
+               if name in self.instructors or not (is_secret_name(k) or k in self.secrets)}
+        env.update(self.environment_for(name))
+        spawner.environment = env
+
+    @staticmethod
+    def home_of(username: str) -> Path | None:
+        """The home of the unix account a hub user's server runs as (TLJH names it jupyter-<name>);
+        None when the server runs elsewhere (a Kubernetes pod, whose home is its own volume)."""
+        try:
+            import pwd
+        except ImportError:
+            return None
+        for account in (username, f"jupyter-{username}"):
+            try:
+                home = Path(pwd.getpwnam(account).pw_dir)
+            except KeyError:
+                continue
+            return home if home.is_dir() else None
+        return None
+
+    def configure(self, c: Any) -> None:
+        """Applies the course to a JupyterHub config `c`: users, groups, the spawn hook, the checks."""
+        for setting in ("env_keep", "environment"):
+            trait = c.Spawner[setting] if setting in c.Spawner else None
+            names = list(trait or [])
+            leaking = sorted(n for n in names if is_secret_name(n) or n in self.secrets)
+            if leaking:
+                raise HubConfigError(f"c.Spawner.{setting} holds {', '.join(leaking)}, which would reach every "
+                                     f"learner's server. Fix: remove it there; the hub gives the grading key to "
+                                     f"instructors' servers itself (ATELIER_HUB_SECRETS or ATELIER_HUB_KEY_NAMES).")
+        people = set(self.instructors) | set(self.learners)
+        c.Authenticator.allowed_users = people | set(c.Authenticator.get("allowed_users", set()))
+        c.Authenticator.admin_users = set(self.admins) | set(c.Authenticator.get("admin_users", set()))
+        c.JupyterHub.load_groups = {
+            **dict(c.JupyterHub.get("load_groups", {})),
+            "instructors": {"users": list(self.instructors)},
+            "learners": {"users": list(self.learners)},
+            # the groups nbgrader's JupyterHubAuthPlugin reads, should a course switch to it
+            f"formgrade-{self.course_id}": {"users": list(self.instructors)},
+            f"nbgrader-{self.course_id}": {"users": list(self.learners)},
+        }
+        previous: Callable[[Any], Any] | None = c.Spawner.get("pre_spawn_hook")
+
+        async def hook(spawner: Any) -> None:
+            if previous is not None:
+                result = previous(spawner)
+                if inspect.isawaitable(result):
+                    await result
+            self.pre_spawn_hook(spawner)  # last, so no earlier hook can hand a learner the key
+
+        c.Spawner.pre_spawn_hook = hook
