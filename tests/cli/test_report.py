@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import tomllib
-from dataclasses import dataclass, field
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -143,16 +143,10 @@ def test_repeated_criteria_are_matched_in_the_runners_order() -> None:
                        ("signs2", "Signs twice", True, 0.5)]
 
 
-@dataclass
-class _WithCases(ItemResult):
-    """A journal row holding visible cases' outputs (the field the report reads when it exists)."""
-
-    cases: list[dict[str, Any]] = field(default_factory=list)
-
 
 def test_failing_visible_cases_show_an_example_output(graders: Path, tmp_path: Path) -> None:
-    def with_cases(base: ItemResult, cases: list[dict[str, Any]]) -> _WithCases:
-        return _WithCases(**{k: getattr(base, k) for k in ItemResult.__dataclass_fields__}, cases=cases)
+    def with_cases(base: ItemResult, cases: list[dict[str, Any]]) -> ItemResult:
+        return dataclasses.replace(base, cases=cases)
 
     results = [
         with_cases(item("bob", "tc.label", "graded", 0.25, criteria=LABEL_ROWS_FAIL),

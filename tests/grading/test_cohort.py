@@ -196,6 +196,11 @@ def test_a_never_autograded_cohort_gets_gradebook_rows_autograded_notebooks_and_
         assert all(not c.get("outputs") for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id")
                    not in {r.test_id for r in run.results})
     assert "cold and the waiter" not in comment  # no hidden input in the feedback
+    # the journal keeps each visible case's output and failed criteria for the report, no hidden case
+    for r in (r for r in run.results if r.status == "graded"):
+        assert [c["case"] for c in r.cases] == ["happy", "angry"] if r.exercise_id == "tc.label" else r.cases
+        assert all(isinstance(c["output"], str) and isinstance(c["failed"], list) for c in r.cases)
+    assert "cold and the waiter" not in str([r.cases for r in run.results])
     assert (course / ".atelier" / ".gitignore").read_text().strip().endswith("*")
 
 

@@ -184,12 +184,24 @@ def _criteria_rows(evaluation: Any) -> list[dict[str, Any]]:
             for c in getattr(evaluation, "criteria", None) or []]
 
 
+# a visible case's output kept in the journal for the report, at most this long
+CASE_OUTPUT_CHARS = 600
+
+
+def _case_rows(evaluation: Any) -> list[dict[str, Any]]:
+    """Each visible case's output and the criteria it failed (evaluations hold no hidden case's output)."""
+    return [{"case": o.name, "output": (o.text or o.error or "")[:CASE_OUTPUT_CHARS],
+             "failed": [key for key, v in (o.verdicts or {}).items() if v.score is not None and v.score < 1]}
+            for o in getattr(evaluation, "outputs", None) or []]
+
+
 def _from_evaluation(base: dict[str, Any], evaluation: Any, lang: str) -> ItemResult:
     status = evaluation.status
     points = None if status == "not_graded" or evaluation.points is None else float(evaluation.points)
     return ItemResult(**base, status=status, points=points, feedback=evaluation.feedback_text(lang),
                       feedback_html=evaluation.feedback_html(lang), criteria=_criteria_rows(evaluation),
-                      review=[str(f) for f in evaluation.flags or []], graded_at=time.time())
+                      review=[str(f) for f in evaluation.flags or []], graded_at=time.time(),
+                      cases=_case_rows(evaluation))
 
 
 def _failed(base: dict[str, Any], error: BaseException) -> ItemResult:
@@ -373,6 +385,7 @@ class _Run:
         item.flags = self.redact.all(dict.fromkeys(list(item.review) + list(flags)))
         item.feedback = self.redact(item.feedback)
         item.feedback_html = self.redact(item.feedback_html)
+        item.cases = [dict(c, output=self.redact(c["output"])) for c in item.cases]
         book.results[item.test_id] = item
 
     def write(self, books: list[_Notebook], journal: Journal) -> None:

@@ -54,6 +54,9 @@ class ItemResult:
     review: list[str] = field(default_factory=list)  # the evaluation's own reasons for manual review
     flags: list[str] = field(default_factory=list)  # every reason the instructor should look at it
     graded_at: float = 0.0
+    # the visible cases' outputs and the criteria each failed (never a hidden case): the report's
+    # "cases most often failed" table
+    cases: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def needs_manual(self) -> bool:
