@@ -19,7 +19,7 @@ from promptatelier.grading.cohort import Journal
 from promptatelier.models import make_request
 from tests.support import wire
 from tests.support.batch_server import BatchServer
-from tests.support.fixtures import FAKE_ANTHROPIC_KEY, FAKE_OPENAI_KEY
+from tests.support.fixtures import FAKE_ANTHROPIC_KEY, FAKE_OPENAI_KEY, point_hosted_sdks
 
 HERE = Path(__file__).resolve().parent
 _spec = importlib.util.spec_from_file_location("cohort_course", HERE / "course" / "cohort_course.py")
@@ -61,13 +61,7 @@ def course(generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[BatchServer]:
     with BatchServer(answer) as running:
-        monkeypatch.setenv("OPENAI_BASE_URL", running.url + "/v1")
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", running.url)
-        monkeypatch.setenv("ATELIER_MAX_RETRIES", "0")
-        monkeypatch.setenv("ATELIER_TIMEOUT", "10")
-        reload_settings()
-        set_key("openai", FAKE_OPENAI_KEY)
-        set_key("anthropic", FAKE_ANTHROPIC_KEY)
+        point_hosted_sdks(monkeypatch, running.url, max_retries=0)
         yield running
 
 

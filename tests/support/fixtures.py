@@ -28,17 +28,23 @@ def scripted_server() -> Iterator[ScriptedServer]:
         yield server
 
 
-@pytest.fixture
-def hosted_sdks(scripted_server: ScriptedServer, monkeypatch: pytest.MonkeyPatch) -> ScriptedServer:
-    """The openai and anthropic SDKs pointed at the scripted server (through their own
-    OPENAI_BASE_URL / ANTHROPIC_BASE_URL), with fake keys, 2 retries and a short timeout."""
-    monkeypatch.setenv("OPENAI_BASE_URL", scripted_server.url + "/v1")
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", scripted_server.url)
-    monkeypatch.setenv("ATELIER_MAX_RETRIES", "2")
+def point_hosted_sdks(monkeypatch: pytest.MonkeyPatch, url: str, *, max_retries: int) -> None:
+    """The openai and anthropic SDKs pointed at a local server at `url` (through their own
+    OPENAI_BASE_URL / ANTHROPIC_BASE_URL), with fake keys, `max_retries` and a short timeout."""
+    monkeypatch.setenv("OPENAI_BASE_URL", url + "/v1")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", url)
+    monkeypatch.setenv("ATELIER_MAX_RETRIES", str(max_retries))
     monkeypatch.setenv("ATELIER_TIMEOUT", "10")
     reload_settings()
     set_key("openai", FAKE_OPENAI_KEY)
     set_key("anthropic", FAKE_ANTHROPIC_KEY)
+
+
+@pytest.fixture
+def hosted_sdks(scripted_server: ScriptedServer, monkeypatch: pytest.MonkeyPatch) -> ScriptedServer:
+    """The openai and anthropic SDKs pointed at the scripted server, with fake keys, 2 retries
+    and a short timeout."""
+    point_hosted_sdks(monkeypatch, scripted_server.url, max_retries=2)
     return scripted_server
 
 
