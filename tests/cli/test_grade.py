@@ -4,6 +4,7 @@ nbgrader course with the mock model."""
 from __future__ import annotations
 
 import importlib.util
+import shutil
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,26 @@ def test_grade_lists_what_needs_manual_grading_and_goes_on(course: Path, capsys:
     assert "MANUAL garbled tc.label: the notebook ps1.ipynb cannot be read" in out
     assert "garbled  0 / 7  (3 to grade or review by hand)" in out
     assert "strong   " in out and "generate_feedback ps1" in out
+
+
+def test_grade_feedback_writes_nbgraders_feedback_for_the_graded_learners_only(
+        course: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["grade", "ps1", "--course", str(course), "--model", "mock", "--feedback"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "Feedback written for 2 learner(s), in feedback/<student>/ps1/." in out
+    assert "  cheat: answers to grade or review by hand" in out  # flagged: its grade may still change
+    assert "`nbgrader generate_feedback ps1`" in out and "nbgrader release_feedback ps1" in out
+    written = {p.parent.parent.name: p.read_text(encoding="utf-8") for p in (course / "feedback").glob("*/ps1/ps1.html")}
+    assert set(written) == {"strong", "naive"}
+    # what the command itself writes, byte for byte
+    plain = tmp_path / "plain"
+    shutil.copytree(course, plain)
+    shutil.rmtree(plain / "feedback")
+    cc.run(["nbgrader", "generate_feedback", "ps1"], plain)
+    for learner, html in written.items():
+        assert html == (plain / "feedback" / learner / "ps1" / "ps1.html").read_text(encoding="utf-8")
+        assert "Trusted grade" in html
 
 
 def test_grade_errors_say_how_to_fix(course: Path, capsys: pytest.CaptureFixture[str]) -> None:

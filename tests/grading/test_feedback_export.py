@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from promptatelier.grading.cohort import grade_cohort
-from promptatelier.grading.feedback_export import SharedGetGrades, fast_feedback
+from promptatelier.errors import AtelierError
+from promptatelier.grading.feedback_export import SharedGetGrades, fast_feedback, write_feedback
 
 HERE = Path(__file__).resolve().parent
 _spec = importlib.util.spec_from_file_location("cohort_course", HERE / "course" / "cohort_course.py")
@@ -73,3 +74,40 @@ def test_the_feedback_is_the_same_as_with_nbgraders_getgrades(tmp_path: Path, mo
         assert feedback[learner] == (plain / "feedback" / learner / "ps1" / "ps1.html").read_text(encoding="utf-8")
         assert "Trusted grade" in feedback[learner] or "graded by your instructor" in feedback[learner]
     assert "Late submission penalty" in feedback["strong"]  # late, with points to lose
+
+
+@pytest.mark.nbgrader
+@pytest.mark.parametrize("workers", [1, 2])
+def test_write_feedback_writes_what_the_command_writes_for_the_learners_named(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
+    root = cc.working_copy(cc.build_course(tmp_path / "generated"), tmp_path / "course", monkeypatch)
+    learners = ("strong", "naive", "cheat")
+    for learner in learners:
+        cc.submit_learner(root, learner)
+    grade_cohort("ps1", course=root, model="mock")
+    plain = tmp_path / "plain"
+    shutil.copytree(root, plain)
+    cc.run(["nbgrader", "generate_feedback", "ps1"], plain)
+    (root / "feedback" / "naive" / "ps1").mkdir(parents=True)
+    (root / "feedback" / "naive" / "ps1" / "old.html").write_text("stale", encoding="utf-8")
+
+    write_feedback(root, "ps1", ["strong", "naive"], workers=workers)
+    for learner in ("strong", "naive"):
+        html = (root / "feedback" / learner / "ps1" / "ps1.html").read_text(encoding="utf-8")
+        assert html == (plain / "feedback" / learner / "ps1" / "ps1.html").read_text(encoding="utf-8")
+    assert not (root / "feedback" / "naive" / "ps1" / "old.html").exists()  # rewritten, as with --force
+    assert not (root / "feedback" / "cheat").exists()  # not named: left alone
+
+
+@pytest.mark.nbgrader
+def test_write_feedback_names_the_learner_nbgrader_could_not_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = cc.working_copy(cc.build_course(tmp_path / "generated"), tmp_path / "course", monkeypatch)
+    for learner in ("strong", "naive"):
+        cc.submit_learner(root, learner)
+    grade_cohort("ps1", course=root, model="mock")
+    (root / "autograded" / "naive" / "ps1" / "ps1.ipynb").write_text("{broken", encoding="utf-8")
+    with pytest.raises(AtelierError) as err:
+        write_feedback(root, "ps1", ["strong", "naive"], workers=2)
+    assert "'ps1' for student 'naive'" in str(err.value) and "strong" not in str(err.value)
+    assert "nbgrader generate_feedback ps1 --force" in err.value.fix
+    assert (root / "feedback" / "strong" / "ps1" / "ps1.html").is_file()

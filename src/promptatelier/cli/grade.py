@@ -24,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true",
                         help="re-evaluate finished work too (model calls still come from the response cache)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--feedback", action="store_true",
+                        help="then write the feedback of every learner whose answers are all graded, with nbgrader's "
+                             "own converter, as `nbgrader generate_feedback` would (faster: no second start-up)")
     parser.add_argument("--batch", action="store_true",
                         help="send the model requests through the provider's batch API (OpenAI, Anthropic: half "
                              "the price, results within 24 h); run the same command again later to grade")
@@ -66,7 +69,9 @@ def run(args: argparse.Namespace) -> int:
         args.assignment, course=args.course, model=args.model, concurrency=args.concurrency,
         students=args.student, force=args.force, progress=not args.no_progress and sys.stderr.isatty(),
     )
-    print(_summary(outcome))
+    print(_summary(outcome, feedback=args.feedback))
+    if args.feedback:
+        _feedback(args, outcome)
     if step is not None and outcome.model_calls:
         print(f"{outcome.model_calls} request(s) were sent live at full price (see above why).")
     if outcome.not_graded:
@@ -105,7 +110,31 @@ def _warn_open_batches(args: argparse.Namespace) -> None:
               f"requests again at full price. To wait for them instead: `{_again(args)}`.", file=sys.stderr)
 
 
-def _summary(outcome: object) -> str:
+def _feedback(args: argparse.Namespace, outcome: object) -> None:
+    """The feedback of the learners whose answers are all graded; the others are named, with why."""
+    from ..grading.cohort import CohortRun
+    from ..grading.course_dir import Course
+    from ..grading.feedback_export import write_feedback
+
+    assert isinstance(outcome, CohortRun)
+    waiting: dict[str, str] = {}
+    for r in outcome.results:
+        if r.status == "not_graded":
+            waiting[r.student] = "not graded yet"
+        elif r.status == "manual" or (r.scored and bool(r.flags)):
+            waiting.setdefault(r.student, "answers to grade or review by hand")
+    ready = sorted({r.student for r in outcome.results} - set(waiting))
+    write_feedback(Course(args.course).root, args.assignment, ready)
+    where = f"feedback/<student>/{args.assignment}/"
+    print(f"\nFeedback written for {len(ready)} learner(s), in {where}." if ready else "\nNo feedback written.")
+    if waiting:
+        print(f"No feedback yet for {len(waiting)} learner(s), so they do not see an unfinished grade:")
+        print("\n".join(f"  {student}: {why}" for student, why in sorted(waiting.items())))
+        print(f"Once they are graded (formgrader, or `atelier grade {args.assignment}` when the model is back), run "
+              f"`nbgrader generate_feedback {args.assignment}`.")
+
+
+def _summary(outcome: object, feedback: bool = False) -> str:
     from ..grading.cohort import CohortRun
 
     assert isinstance(outcome, CohortRun)
@@ -136,6 +165,11 @@ def _summary(outcome: object) -> str:
         lines += [f"  FLAG {r.student} {r.exercise_id}: {flag}" for r in flagged for flag in r.flags]
     if not manual and not flagged:
         lines.append("Nothing to review: no flag, no answer left for manual grading.")
-    lines.append("Next: `nbgrader generate_feedback "
-                 f"{outcome.assignment}` (formgrader shows the flagged answers under 'needs manual grade').")
+    if feedback:
+        lines.append(f"Next: `nbgrader release_feedback {outcome.assignment}` returns the feedback through the exchange "
+                     "(formgrader shows the flagged answers under 'needs manual grade').")
+    else:
+        lines.append("Next: `nbgrader generate_feedback "
+                     f"{outcome.assignment}` (formgrader shows the flagged answers under 'needs manual grade'), "
+                     "or `--feedback` next time to write it in the same run.")
     return "\n".join(lines)
