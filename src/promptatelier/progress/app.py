@@ -101,8 +101,11 @@ class ViewHandler(_Handler):
     def get(self) -> None:
         if self.instructor_only():
             self.set_header("Cache-Control", "no-store")
+            # the page's fetches are cookie-authenticated, which the hub accepts only with this token
+            xsrf = self.xsrf_token
             self.finish(render("page.html.j2", self.cohort(), poll_seconds=POLL_SECONDS, me=self.current_user["name"],
-                               fragment_url=url_path_join(self.service.prefix, "cohort.html")))
+                               fragment_url=url_path_join(self.service.prefix, "cohort.html"),
+                               xsrf=xsrf.decode() if isinstance(xsrf, bytes) else xsrf))
 
 
 class FragmentHandler(_Handler):
