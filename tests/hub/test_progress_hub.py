@@ -168,3 +168,22 @@ def test_no_prompt_text_and_no_key_reach_the_service(progress_hub: dict[str, Any
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM checks WHERE prompt IS NOT NULL").fetchone() == (0,)
     assert progress_hub["data_dir"].stat().st_mode & 0o077 == 0
+
+
+def _service_environ(data_dir: Path) -> bytes:
+    """The environment of the service process the hub started for this test's hub."""
+    for proc in Path("/proc").iterdir():
+        try:
+            if b"promptatelier.progress" in (proc / "cmdline").read_bytes():
+                environ = (proc / "environ").read_bytes()
+                if f"ATELIER_PROGRESS_DIR={data_dir}".encode() in environ.split(b"\0"):
+                    return environ
+        except (FileNotFoundError, PermissionError, NotADirectoryError, ProcessLookupError):
+            continue
+    raise AssertionError(f"no progress service runs with ATELIER_PROGRESS_DIR={data_dir}")
+
+
+def test_the_service_gets_no_grading_key(progress_hub: dict[str, Any]) -> None:
+    environ = _service_environ(progress_hub["data_dir"])
+    assert CANARY.encode() not in environ and b"OPENAI_API_KEY" not in environ
+    assert b"ATELIER_PROGRESS_INSTRUCTORS=" + progress_hub["instructor"].encode() in environ.split(b"\0")

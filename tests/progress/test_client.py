@@ -130,3 +130,13 @@ def test_nobody_listening_is_one_line_too(monkeypatch: pytest.MonkeyPatch, capsy
     monkeypatch.setenv("ATELIER_PROGRESS_URL", "http://127.0.0.1:9/services/atelier-progress/")
     assert client.report(check("w01.label", PROMPT, model="mock").evaluation, "en") is False
     assert capsys.readouterr().out.count("Progress not sent") == 2  # the check's own post, and this one
+
+
+def test_the_exercise_check_widget_reports_through_check(service: type[_Recorder]) -> None:
+    from promptatelier.widgets import ExerciseCheck
+
+    widget = ExerciseCheck("w01.label", PROMPT, model="mock")
+    widget.check_button.click()
+    assert widget.wait(30)
+    assert [r["body"]["exercise"] for r in service.received] == ["w01.label"]
+    assert service.received[0]["body"]["points"] == widget.evaluation.points
