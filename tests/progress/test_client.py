@@ -44,7 +44,7 @@ def service(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[_Recorder]]:
     """A real HTTP server on 127.0.0.1 standing in for the progress service, recording posts."""
     recorder = type("Recorder", (_Recorder,), {"received": [], "status": 201, "delay": 0.0})
     server = ThreadingHTTPServer(("127.0.0.1", 0), recorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     monkeypatch.setenv("ATELIER_GRADERS", str(ROOT / "tests" / "widgets" / "graders"))
     monkeypatch.setenv("ATELIER_PROGRESS_URL", f"http://127.0.0.1:{server.server_address[1]}/services/atelier-progress/")
