@@ -3,6 +3,7 @@ see the view, who may post, under which name a post is recorded, and what is kep
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import stat
 from collections.abc import Iterator
@@ -96,3 +97,29 @@ def test_a_browser_is_sent_to_the_hubs_sign_in(ph: ProgressHub) -> None:
 def test_the_results_are_private_to_the_services_user(ph: ProgressHub) -> None:
     assert stat.S_IMODE(ph.data_dir.stat().st_mode) == 0o700
     assert stat.S_IMODE((ph.data_dir / "progress.sqlite").stat().st_mode) == 0o600
+
+
+def test_a_learner_posting_in_a_loop_is_slowed_down(ph: ProgressHub) -> None:
+    from promptatelier.progress.app import MAX_POSTS_PER_MINUTE
+
+    cy = ph.learners[1]
+    codes = [ph.post(_check(exercise="w01.flood"), cy).status_code for _ in range(MAX_POSTS_PER_MINUTE + 2)]
+    assert codes.count(429) >= 2 and set(codes) <= {201, 429}
+    assert ph.post(_check(exercise="w01.flood"), cy).text.startswith("429: more than")
+    # the others are not slowed by one learner's loop
+    assert ph.post(_check(exercise="w01.other"), ph.learners[0]).status_code == 201
+
+
+def test_what_a_learner_posts_is_shown_escaped() -> None:
+    from promptatelier.progress.app import render
+    from promptatelier.progress.cohort import summarise
+    from promptatelier.progress.payload import parse
+    from promptatelier.progress.store import CheckRow
+
+    evil = "<script>alert(1)</script>"
+    post = parse(json.dumps(_check(title=evil, prompt=evil, criteria=[{"key": evil, "label": evil, "score": 0,
+                                                                        "ok": False}])).encode(), accept_prompt=True)
+    cohort = summarise([CheckRow("bob", 0.0, post)], now=60.0, share_prompts=True)
+    for name in ("page.html.j2", "cohort.html.j2"):
+        html = render(name, cohort, poll_seconds=3, me="ann", fragment_url="/x", xsrf="t")
+        assert evil not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html

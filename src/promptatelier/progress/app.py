@@ -19,6 +19,7 @@ instructor).
 from __future__ import annotations
 
 import time
+from collections import defaultdict, deque
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -38,6 +39,8 @@ __all__ = ["make_app", "render"]
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
 POLL_SECONDS = 3
 MAX_BODY = 256 * 1024
+# a learner checks every few seconds at most; more is a script, which must not swamp the view
+MAX_POSTS_PER_MINUTE = 30
 
 
 @lru_cache(maxsize=1)
@@ -47,7 +50,6 @@ def _jinja() -> Any:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(_TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["percent"] = lambda v: "–" if v is None else f"{v:.0%}"
-    env.filters["points"] = lambda v: "–" if v is None else f"{v:g}"
     return env
 
 
@@ -63,11 +65,30 @@ def render(name: str, cohort: Cohort, **extra: Any) -> str:
     return _jinja().get_template(name).render(cohort=cohort, ago=lambda t: ago(cohort.now - t), **extra)
 
 
+class Limiter:
+    """At most `per_minute` posts per learner in any sliding minute."""
+
+    def __init__(self, per_minute: int = MAX_POSTS_PER_MINUTE) -> None:
+        self.per_minute = per_minute
+        self._seen: dict[str, deque[float]] = defaultdict(deque)
+
+    def allow(self, learner: str, now: float) -> bool:
+        seen = self._seen[learner]
+        while seen and seen[0] <= now - 60:
+            seen.popleft()
+        if len(seen) >= self.per_minute:
+            return False
+        seen.append(now)
+        return True
+
+
 class _Handler(HubOAuthenticated, web.RequestHandler):
-    def initialize(self, settings: ServiceSettings, store: Store, clock: Callable[[], float]) -> None:
+    def initialize(self, settings: ServiceSettings, store: Store, clock: Callable[[], float],
+                   limiter: Limiter) -> None:
         self.service = settings
         self.store = store
         self.clock = clock
+        self.limiter = limiter
 
     def cohort(self) -> Cohort:
         return summarise(self.store.rows(), now=self.clock(), rules=self.service.rules,
@@ -138,6 +159,9 @@ class ChecksHandler(_Handler):
         if user.get("kind") != "user":
             self.refuse(403, f"403: only a hub user's server posts checks, not the {user.get('kind')} {user.get('name')!r}.")
             return
+        if not self.limiter.allow(user["name"], time.monotonic()):
+            self.refuse(429, f"429: more than {self.limiter.per_minute} checks in a minute; wait a minute.")
+            return
         if len(self.request.body) > MAX_BODY:
             self.refuse(413, f"413: a check is at most {MAX_BODY // 1024} KiB.")
             return
@@ -156,7 +180,7 @@ def make_app(settings: ServiceSettings, store: Store, *, clock: Callable[[], flo
     import secrets
 
     auth = HubOAuth.instance()
-    args = {"settings": settings, "store": store, "clock": clock}
+    args = {"settings": settings, "store": store, "clock": clock, "limiter": Limiter()}
     prefix = settings.prefix
     return web.Application(
         [
