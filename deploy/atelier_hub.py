@@ -224,6 +224,8 @@ class Progress:
             env["ATELIER_PROGRESS_STUCK_CHECKS"] = self.stuck_checks
         if self.stuck_minutes:
             env["ATELIER_PROGRESS_STUCK_MINUTES"] = self.stuck_minutes
+        if hub.learner_graders:
+            env["ATELIER_PROGRESS_GRADERS"] = hub.learner_graders  # posts for other exercises are refused
         return env
 
     def server_environment(self) -> dict[str, str]:

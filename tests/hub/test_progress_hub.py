@@ -39,7 +39,7 @@ report = check("w01.label", {PROMPT!r}, model="local")
 failing = [c.key or c.name for c in report.evaluation.criteria if c.score is not None and not c.ok]
 forged = httpx.post(os.environ["ATELIER_PROGRESS_URL"].rstrip("/") + "/api/checks", trust_env=False,
     headers={{"Authorization": "token " + os.environ["JUPYTERHUB_API_TOKEN"]}},
-    json={{"learner": {victim!r}, "exercise": "w01.forged", "points": 4, "max_points": 4, "passed": True, "criteria": []}})
+    json={{"learner": {victim!r}, "exercise": "w01.persona", "points": 4, "max_points": 4, "passed": True, "criteria": []}})
 print(json.dumps({{"points": report.points, "failing": failing, "forged": forged.json(),
                    "url": os.environ.get("ATELIER_PROGRESS_URL"), "share": os.environ.get("ATELIER_PROGRESS_SHARE_PROMPTS")}}))
 """
@@ -149,7 +149,7 @@ def test_a_learners_check_reaches_the_instructors_view(progress_hub: dict[str, A
 def test_a_post_claiming_another_learner_is_recorded_under_the_poster(progress_hub: dict[str, Any]) -> None:
     assert progress_hub["kernel"]["forged"]["learner"] == progress_hub["learner"]
     cells = {(c["learner"], c["exercise"]) for c in progress_hub["get"]("api/cohort", progress_hub["instructor"]).json()["cells"]}
-    assert (progress_hub["learner"], "w01.forged") in cells
+    assert (progress_hub["learner"], "w01.persona") in cells
     assert not any(who == progress_hub["other"] for who, _ in cells)
 
 

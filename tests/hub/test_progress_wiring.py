@@ -162,3 +162,9 @@ def test_the_real_hub_refuses_to_start_when_the_port_is_taken(env: dict[str, str
     out = hub.stderr + hub.stdout
     assert hub.returncode != 0 and f"Port {env['ATELIER_PROGRESS_PORT']} on 127.0.0.1 is already in use" in out
     assert KEY not in out
+
+
+def test_the_service_gets_the_learners_specs_to_refuse_other_exercises(env: dict[str, str]) -> None:
+    graders = str(ROOT / "tests" / "widgets" / "graders")
+    c = _configured({**env, "ATELIER_HUB_LEARNER_GRADERS": graders})
+    assert c.JupyterHub.services[0]["environment"]["ATELIER_PROGRESS_GRADERS"] == graders

@@ -68,7 +68,7 @@ def proxy_command() -> str:
 
 
 @contextmanager
-def progress_hub(*, share_prompts: bool = False) -> Iterator[ProgressHub]:
+def progress_hub(*, share_prompts: bool = False, graders: Path | None = None) -> Iterator[ProgressHub]:
     proxy = proxy_command()
     base = Path(tempfile.mkdtemp(prefix="atelier-progress-"))
     hub: Hub | None = None
@@ -113,6 +113,8 @@ CourseHub.from_environ().configure(c)
             "ATELIER_PROGRESS_PYTHON": sys.executable,
             "ATELIER_PROGRESS_SHARE_PROMPTS": "on" if share_prompts else "off",
         })
+        if graders is not None:
+            env["ATELIER_HUB_LEARNER_GRADERS"] = str(graders)
         log = private / "hub.log"
         hub = Hub(url=f"http://127.0.0.1:{port}", token=token, log=log)
         with log.open("wb") as sink:

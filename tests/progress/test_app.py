@@ -7,6 +7,7 @@ import json
 import sqlite3
 import stat
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,11 +18,12 @@ from .minihub import ProgressHub, progress_hub
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 PROMPT = "PROMPT-CANARY classify {review}"
+GRADERS = Path(__file__).resolve().parents[1] / "widgets" / "graders"
 
 
 @pytest.fixture(scope="module")
 def ph() -> Iterator[ProgressHub]:
-    with progress_hub(share_prompts=False) as made:
+    with progress_hub(share_prompts=False, graders=GRADERS) as made:
         yield made
 
 
@@ -89,6 +91,13 @@ def test_a_bad_post_gets_400_with_the_field_named(ph: ProgressHub) -> None:
     assert r.status_code == 400 and "'points' (9.0) is more than 'max_points' (4.0)" in r.text
 
 
+def test_a_post_for_an_exercise_not_of_the_course_is_refused(ph: ProgressHub) -> None:
+    r = ph.post(_check(exercise="w01.made_up"), ph.learners[0])
+    assert r.status_code == 400 and "'w01.made_up' is no exercise of this course" in r.text
+    cells = ph.get("api/cohort", ph.instructor).json()["cells"]
+    assert not any(c["exercise"] == "w01.made_up" for c in cells)
+
+
 def test_a_browser_is_sent_to_the_hubs_sign_in(ph: ProgressHub) -> None:
     r = httpx.get(ph.public, follow_redirects=False)
     assert r.status_code == 302 and "/hub/api/oauth2/authorize" in r.headers["location"]
@@ -103,11 +112,11 @@ def test_a_learner_posting_in_a_loop_is_slowed_down(ph: ProgressHub) -> None:
     from promptatelier.progress.app import MAX_POSTS_PER_MINUTE
 
     cy = ph.learners[1]
-    codes = [ph.post(_check(exercise="w01.flood"), cy).status_code for _ in range(MAX_POSTS_PER_MINUTE + 2)]
+    codes = [ph.post(_check(exercise="w01.persona"), cy).status_code for _ in range(MAX_POSTS_PER_MINUTE + 2)]
     assert codes.count(429) >= 2 and set(codes) <= {201, 429}
-    assert ph.post(_check(exercise="w01.flood"), cy).text.startswith("429: more than")
+    assert ph.post(_check(exercise="w01.persona"), cy).text.startswith("429: more than")
     # the others are not slowed by one learner's loop
-    assert ph.post(_check(exercise="w01.other"), ph.learners[0]).status_code == 201
+    assert ph.post(_check(exercise="w01.persona"), ph.learners[0]).status_code == 201
 
 
 def test_what_a_learner_posts_is_shown_escaped() -> None:

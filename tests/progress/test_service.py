@@ -109,3 +109,16 @@ def test_the_check_passes_on_a_good_setup_and_binds_nothing_after(tmp_path: Path
     assert done.returncode == 0, done.stderr
     with socket.socket() as s:
         s.bind(("127.0.0.1", port))  # the check let the port go again
+
+
+def test_with_the_learners_specs_the_service_knows_the_courses_exercises(tmp_path: Path) -> None:
+    graders = Path(__file__).resolve().parents[1] / "widgets" / "graders"
+    s = ServiceSettings.from_environ(_env(tmp_path, ATELIER_PROGRESS_GRADERS=str(graders)))
+    assert s.exercises == frozenset({"w01.label", "w01.persona"})
+    assert ServiceSettings.from_environ(_env(tmp_path)).exercises is None
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for folder, problem in ((tmp_path / "missing", "is not a folder"), (empty, "holds no exercise spec")):
+        with pytest.raises(ProgressConfigError) as info:
+            ServiceSettings.from_environ(_env(tmp_path, ATELIER_PROGRESS_GRADERS=str(folder)))
+        assert problem in info.value.problem and "ATELIER_HUB_LEARNER_GRADERS" in info.value.fix

@@ -4,7 +4,9 @@
     GET  PREFIX cohort.html     the view's live part, which the page fetches every few seconds
     GET  PREFIX api/cohort      the same as JSON (instructors; a hub token or the browser's cookie)
     POST PREFIX api/checks      one check's result (any course user's hub token; the learner's
-                                server sends it with its JUPYTERHUB_API_TOKEN)
+                                server sends it with its JUPYTERHUB_API_TOKEN): 201 recorded, 400
+                                a bad field or an exercise not of the course, 403 no token or not
+                                a user's, 429 over MAX_POSTS_PER_MINUTE
     GET  PREFIX oauth_callback  the end of the hub's OAuth sign-in
 
 The hub authenticates everyone (HubOAuth: cookie after sign-in, or `Authorization: token ...`);
@@ -169,6 +171,9 @@ class ChecksHandler(_Handler):
             post = parse(self.request.body, accept_prompt=self.service.share_prompts)
         except PayloadError as exc:
             self.refuse(400, f"400: {exc}.")
+            return
+        if self.service.exercises is not None and post.exercise not in self.service.exercises:
+            self.refuse(400, f"400: {post.exercise!r} is no exercise of this course.")
             return
         row = self.store.add(user["name"], post, at=self.clock())
         self.set_status(201)

@@ -14,6 +14,8 @@ Set by deploy/atelier_hub.py (from the hub's own ATELIER_PROGRESS_* settings):
   ATELIER_PROGRESS_SHARE_PROMPTS  keep the prompt text learners' checks send (default off)
   ATELIER_PROGRESS_STUCK_CHECKS   checks below the pass mark before a learner counts as stuck (3)
   ATELIER_PROGRESS_STUCK_MINUTES  minutes without a better score before they count as stuck (20)
+  ATELIER_PROGRESS_GRADERS        the learners' copy of the specs: posts for any other exercise
+                                  are refused (optional; the hub passes ATELIER_HUB_LEARNER_GRADERS)
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ class ServiceSettings:
     learners: tuple[str, ...] = ()
     share_prompts: bool = False
     rules: Rules = Rules()
+    # the course's exercise ids, when known: a post for another is refused
+    exercises: frozenset[str] | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None, *, need_hub: bool = True) -> ServiceSettings:
@@ -115,7 +119,24 @@ class ServiceSettings:
             share_prompts=parse_bool(env.get("ATELIER_PROGRESS_SHARE_PROMPTS", ""), "ATELIER_PROGRESS_SHARE_PROMPTS"),
             rules=Rules(stuck_checks=int(_number(env, "ATELIER_PROGRESS_STUCK_CHECKS", 3, int)),
                         stuck_minutes=float(_number(env, "ATELIER_PROGRESS_STUCK_MINUTES", 20.0, float))),
+            exercises=_exercises(env.get("ATELIER_PROGRESS_GRADERS", "").strip()),
         )
+
+
+def _exercises(folder: str) -> frozenset[str] | None:
+    if not folder:
+        return None
+    from ..grading.spec import list_exercises
+
+    fix = ("Point ATELIER_HUB_LEARNER_GRADERS at the learners' copy of graders/ (the output of `atelier release`), "
+           "readable by the hub's user, or unset it.")
+    if not Path(folder).is_dir():
+        raise ProgressConfigError(f"ATELIER_PROGRESS_GRADERS: {folder} is not a folder the service can read.", fix)
+    ids = frozenset(list_exercises(folder))
+    if not ids:
+        raise ProgressConfigError(f"ATELIER_PROGRESS_GRADERS: {folder} holds no exercise spec (graders/<module>/<name>.toml).",
+                                  fix)
+    return ids
 
 
 def _owner(uid: int) -> str:
