@@ -13,4 +13,4 @@ the course's instructors, live, who is stuck on which exercise and which criteri
 
 from __future__ import annotations
 
-__all__ = ["client", "cohort", "payload", "store"]
+__all__: list[str] = []
