@@ -17,7 +17,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -39,6 +39,8 @@ class ProgressHub:
     data_dir: Path
     instructor: str
     learners: list[str]
+    # one client for every request: making an httpx client costs more than a request here
+    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30, trust_env=False))
 
     def wait_service(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -52,12 +54,11 @@ class ProgressHub:
         raise AssertionError(f"the progress service did not answer on {self.service}:\n{self.hub.tail()}")
 
     def get(self, path: str, user: str) -> httpx.Response:
-        return httpx.get(f"{self.service}{path}", headers={"Authorization": f"token {self.hub.user_token(user)}"},
-                         timeout=30)
+        return self.http.get(f"{self.service}{path}", headers={"Authorization": f"token {self.hub.user_token(user)}"})
 
     def post(self, body: object, user: str) -> httpx.Response:
-        return httpx.post(f"{self.service}api/checks", json=body,
-                          headers={"Authorization": f"token {self.hub.user_token(user)}"}, timeout=30)
+        return self.http.post(f"{self.service}api/checks", json=body,
+                              headers={"Authorization": f"token {self.hub.user_token(user)}"})
 
 
 def proxy_command() -> str:
@@ -124,7 +125,8 @@ CourseHub.from_environ().configure(c)
         made = ProgressHub(hub, f"http://127.0.0.1:{service_port}{PREFIX}", f"{hub.url}{PREFIX}", password,
                            private / "progress", instructor, learners)
         made.wait_service()
-        yield made
+        with made.http:
+            yield made
     finally:
         if hub is not None:
             hub.stop()
