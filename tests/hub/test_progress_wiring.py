@@ -145,7 +145,7 @@ def test_a_results_folder_others_can_read_stops_the_hub_with_the_fix(env: dict[s
     folder.chmod(0o750)
     with pytest.raises(ah.HubConfigError) as info:
         _configured(env)
-    assert f"can be read by others (mode 750)" in str(info.value) and f"chmod 700 {folder}" in str(info.value)
+    assert "can be read by others (mode 750)" in str(info.value) and f"chmod 700 {folder}" in str(info.value)
 
 
 def test_the_real_hub_refuses_to_start_when_the_port_is_taken(env: dict[str, str], tmp_path: Path) -> None:
