@@ -20,6 +20,19 @@ Settings, all from the hub's environment (a systemd drop-in, `hub.extraEnv` on K
                             JUPYTER_CONFIG_PATH (optional: else install that file in /etc/jupyter)
   ATELIER_HUB_LEARNER_GRADERS  the learners' copy of graders/ (from `atelier release`), without
                             hidden cases, for check() in learners' notebooks (optional)
+
+Live cohort progress (the hub-managed service atelier-progress; course/README.md §8):
+
+  ATELIER_PROGRESS          on: run the service; learners' check() reports to it (default off)
+  ATELIER_PROGRESS_PORT     where it listens, on ATELIER_PROGRESS_HOST (default 10101, 127.0.0.1)
+  ATELIER_PROGRESS_DIR      its SQLite folder, mode 700, the hub's user's own (default
+                            /srv/atelier/progress; made if missing)
+  ATELIER_PROGRESS_PYTHON   a Python with the kit installed (default: the hub's own)
+  ATELIER_PROGRESS_SHARE_PROMPTS  on: learners' checks send their prompt text too (default off)
+  ATELIER_PROGRESS_STUCK_CHECKS, ATELIER_PROGRESS_STUCK_MINUTES  when a learner counts as stuck
+                            (3 checks below the pass mark, or 20 minutes without a better score)
+  ATELIER_PROGRESS_URL      the service's address as learners' servers reach it (default
+                            http://HOST:PORT<hub base_url>services/atelier-progress/)
 """
 
 from __future__ import annotations
@@ -28,16 +41,21 @@ import inspect
 import os
 import re
 import stat
+import subprocess
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CourseHub", "HubConfigError", "check_exchange", "read_secrets"]
+__all__ = ["CourseHub", "HubConfigError", "Progress", "check_exchange", "read_secrets"]
 
 DEFAULT_KEY_NAMES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "ATELIER_COMPATIBLE_API_KEY")
 DEFAULT_EXCHANGE = "/srv/nbgrader/exchange"
 DEFAULT_COURSE_ID = "prompt-atelier"
+PROGRESS_SERVICE = "atelier-progress"
+DEFAULT_PROGRESS_DIR = "/srv/atelier/progress"
+DEFAULT_PROGRESS_PORT = 10101
 # what the kit itself treats as a credential (promptatelier.grading.redact), plus *_SECRET
 _SECRET_NAME = re.compile(r"(_API_KEY|_TOKEN|_SECRET|_PASSWORD)$|^ATELIER_.*KEY", re.IGNORECASE)
 _USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
@@ -138,6 +156,135 @@ def check_exchange(root: str, course_id: str) -> None:
                                  f"could find and read other learners' submissions. Fix: chmod 2733 {inbound}.")
 
 
+def _switch(env: Mapping[str, str], name: str) -> bool:
+    text = env.get(name, "").strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"", "0", "false", "no", "off"}:
+        return False
+    raise HubConfigError(f"{name} is {env[name]!r}. Fix: set it to 'on' or 'off'.")
+
+
+@dataclass
+class Progress:
+    """The live progress service: how the hub runs it and what learners' servers need to reach it.
+    Its own checks (results folder, port, instructors) live in the kit
+    (promptatelier.progress.service) and run here once, when the hub loads its configuration."""
+
+    port: int = DEFAULT_PROGRESS_PORT
+    host: str = "127.0.0.1"
+    data_dir: str = DEFAULT_PROGRESS_DIR
+    python: str = field(default_factory=lambda: sys.executable)
+    share_prompts: bool = False
+    stuck_checks: str = ""
+    stuck_minutes: str = ""
+    url: str = ""
+    base_url: str = "/"
+
+    @classmethod
+    def from_environ(cls, env: Mapping[str, str]) -> Progress | None:
+        if not _switch(env, "ATELIER_PROGRESS"):
+            return None
+        raw_port = env.get("ATELIER_PROGRESS_PORT", "").strip() or str(DEFAULT_PROGRESS_PORT)
+        if not raw_port.isdigit() or not 1024 < int(raw_port) < 65536:
+            raise HubConfigError(f"ATELIER_PROGRESS_PORT is {raw_port!r}. Fix: set it to a free port between 1025 "
+                                 f"and 65535, such as {DEFAULT_PROGRESS_PORT}.")
+        return cls(
+            port=int(raw_port), host=env.get("ATELIER_PROGRESS_HOST", "").strip() or "127.0.0.1",
+            data_dir=env.get("ATELIER_PROGRESS_DIR", "").strip() or DEFAULT_PROGRESS_DIR,
+            python=env.get("ATELIER_PROGRESS_PYTHON", "").strip() or sys.executable,
+            share_prompts=_switch(env, "ATELIER_PROGRESS_SHARE_PROMPTS"),
+            stuck_checks=env.get("ATELIER_PROGRESS_STUCK_CHECKS", "").strip(),
+            stuck_minutes=env.get("ATELIER_PROGRESS_STUCK_MINUTES", "").strip(),
+            url=env.get("ATELIER_PROGRESS_URL", "").strip(),
+        )
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.base_url.rstrip('/')}/services/{PROGRESS_SERVICE}/"
+
+    @property
+    def service_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def learner_url(self) -> str:
+        """Where learners' servers post: the service itself, not the public proxy (whose address a
+        server does not know)."""
+        return self.url or f"{self.service_url}{self.prefix}"
+
+    def service_environment(self, hub: CourseHub) -> dict[str, str]:
+        env = {
+            "ATELIER_PROGRESS_DIR": self.data_dir,
+            "ATELIER_PROGRESS_INSTRUCTORS": ",".join(hub.instructors),
+            "ATELIER_PROGRESS_LEARNERS": ",".join(hub.learners),
+            "ATELIER_PROGRESS_SHARE_PROMPTS": "on" if self.share_prompts else "off",
+        }
+        if self.stuck_checks:
+            env["ATELIER_PROGRESS_STUCK_CHECKS"] = self.stuck_checks
+        if self.stuck_minutes:
+            env["ATELIER_PROGRESS_STUCK_MINUTES"] = self.stuck_minutes
+        if hub.learner_graders:
+            env["ATELIER_PROGRESS_GRADERS"] = hub.learner_graders  # posts for other exercises are refused
+        return env
+
+    def server_environment(self) -> dict[str, str]:
+        return {"ATELIER_PROGRESS_URL": self.learner_url,
+                "ATELIER_PROGRESS_SHARE_PROMPTS": "on" if self.share_prompts else "off"}
+
+    def check(self, hub: CourseHub) -> None:
+        """Runs the service's own checks with the environment the hub will give it."""
+        command = [self.python, "-m", "promptatelier.progress", "--check"]
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "JUPYTERHUB_SERVICE_URL": self.service_url,
+               "JUPYTERHUB_SERVICE_PREFIX": self.prefix, **self.service_environment(hub)}
+        try:
+            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        except OSError as exc:
+            raise HubConfigError(f"ATELIER_PROGRESS_PYTHON: cannot run {self.python} ({exc.strerror}). Fix: set "
+                                 f"ATELIER_PROGRESS_PYTHON to the python of an environment with the kit installed "
+                                 f"(pip install prompt-atelier[hub]).") from None
+        if done.returncode == 0:
+            return
+        if "No module named" in done.stderr:
+            raise HubConfigError(f"ATELIER_PROGRESS_PYTHON: {self.python} has no promptatelier, so it cannot run the "
+                                 f"progress service. Fix: set ATELIER_PROGRESS_PYTHON to the python of an environment "
+                                 f"with the kit installed (on TLJH, /opt/tljh/user/bin/python), or install the kit in "
+                                 f"the hub's environment.")
+        message = done.stderr.strip().removeprefix("atelier-progress: ") or f"exit status {done.returncode}"
+        raise HubConfigError(f"ATELIER_PROGRESS: {message}")
+
+    def configure(self, c: Any, hub: CourseHub) -> None:
+        """Adds the service, lets the course's users reach it, and lets learners' servers post."""
+        self.base_url = c.JupyterHub.get("base_url", "/") or "/"
+        self.check(hub)
+        services = [s for s in c.JupyterHub.get("services", []) if s.get("name") != PROGRESS_SERVICE]
+        services.append({
+            "name": PROGRESS_SERVICE,
+            "display": True,
+            "info": {"description": "Prompt Atelier: the cohort's progress, live (instructors)"},
+            "url": self.service_url,
+            "command": [self.python, "-m", "promptatelier.progress"],
+            "environment": self.service_environment(hub),
+            "oauth_no_confirm": True,
+        })
+        c.JupyterHub.services = services
+        access = f"access:services!service={PROGRESS_SERVICE}"
+        roles = [dict(r) for r in c.JupyterHub.get("load_roles", []) if r.get("name") != f"{PROGRESS_SERVICE}-users"]
+        # the view checks that its user is an instructor; a learner needs the access to post
+        roles.append({"name": f"{PROGRESS_SERVICE}-users", "description": "post checks to / open atelier-progress",
+                      "scopes": [access], "groups": ["instructors", "learners"]})
+        # a server's JUPYTERHUB_API_TOKEN carries the `server` role's scopes (those its user holds)
+        server = next((r for r in roles if r.get("name") == "server"), None)
+        if server is None:
+            server = {"name": "server", "scopes": ["users:activity!user", "access:servers!server"]}
+            roles.append(server)
+        server["scopes"] = sorted({*server.get("scopes", []), access})
+        c.JupyterHub.load_roles = roles
+        token_scopes = c.Spawner.get("server_token_scopes")
+        if isinstance(token_scopes, list) and access not in token_scopes:
+            c.Spawner.server_token_scopes = [*token_scopes, access]
+
+
 @dataclass(frozen=True)
 class CourseHub:
     """One course on one hub: its people, its exchange and its grading key."""
@@ -150,6 +297,7 @@ class CourseHub:
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
     nbgrader_config_dir: str | None = None
     learner_graders: str | None = None
+    progress: Progress | None = None
 
     def __post_init__(self) -> None:
         if not self.instructors:
@@ -187,6 +335,7 @@ class CourseHub:
             secrets=secrets,
             nbgrader_config_dir=env.get("ATELIER_HUB_NBGRADER_CONFIG") or None,
             learner_graders=env.get("ATELIER_HUB_LEARNER_GRADERS") or None,
+            progress=Progress.from_environ(env),
         )
 
     def common_environment(self) -> dict[str, str]:
@@ -203,6 +352,8 @@ class CourseHub:
         env = self.common_environment()
         if self.learner_graders:
             env["ATELIER_GRADERS"] = self.learner_graders
+        if self.progress is not None:
+            env.update(self.progress.server_environment())
         return env
 
     def pre_spawn_hook(self, spawner: Any) -> None:
@@ -267,3 +418,5 @@ class CourseHub:
             self.pre_spawn_hook(spawner)  # last, so no earlier hook can hand a learner the key
 
         c.Spawner.pre_spawn_hook = hook
+        if self.progress is not None:
+            self.progress.configure(c, self)

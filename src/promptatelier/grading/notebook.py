@@ -128,6 +128,10 @@ def check(exercise_id: str, submission: Any, *, model: str | None = None, lang: 
     lang = lang or settings().language
     lang = lang if lang in STRINGS else "en"
     evaluation = evaluate(spec, submission, model=model or settings().model, cases="visible", lang=lang)
+    # on a course hub with the progress service on, the instructor's live view gets the result
+    from ..progress.client import report
+
+    report(evaluation, lang, submission)
     return CheckReport(evaluation, lang)
 
 
