@@ -44,7 +44,7 @@ __all__ = ["CourseHub", "HubConfigError", "check_exchange", "read_secrets", "rea
 DEFAULT_KEY_NAMES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "ATELIER_COMPATIBLE_API_KEY")
 DEFAULT_EXCHANGE = "/srv/nbgrader/exchange"
 DEFAULT_COURSE_ID = "prompt-atelier"
-# where the kit looks for an openai-compatible server's key, and its own pace (requests a minute)
+# where the kit looks for an openai-compatible server's key (a learner's own gateway key goes there)
 LEARNER_KEY_VAR = "ATELIER_COMPATIBLE_API_KEY"
 ISSUE_KEYS = "python deploy/gateway/learner_keys.py issue --file {path} {users}"
 # what the kit itself treats as a credential (promptatelier.grading.redact), plus *_SECRET

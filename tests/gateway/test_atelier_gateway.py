@@ -129,3 +129,16 @@ def test_only_the_model_routes_are_open_to_learner_keys(gateway: Gateway) -> Non
         answer = httpx.request(method, root + route, headers=headers, json={} if method == "POST" else None, timeout=30)
         assert answer.status_code == 403 and "not open to course keys" in answer.json()["error"]["message"]
 
+
+
+def test_a_streamed_reply_through_the_sdk_is_counted_too(gateway: Gateway) -> None:
+    """A learner bypassing the kit cannot escape the budget by streaming."""
+    import openai
+
+    client = openai.OpenAI(base_url=gateway.server.url, api_key=gateway.keys["bob"], max_retries=0)
+    before = _used(gateway, "bob", at_least=0)
+    stream = client.chat.completions.create(model="smollm2", messages=[{"role": "user", "content": "Count to three."}],
+                                            max_tokens=8, temperature=0, stream=True)
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    assert text.strip()
+    assert _used(gateway, "bob", at_least=before + 1) > before
