@@ -102,6 +102,15 @@ def _report(name: str, run: Run, sent: int) -> None:
         print(f"  lost: {line}")
 
 
+def _process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of another process and its finished children (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def _settled_count(ledger, expected: int, timeout_s: float = 60.0) -> int:  # type: ignore[no-untyped-def]
     """The ledger's total once LiteLLM's success callbacks, queued after each reply, have all run:
     when it reaches `expected`, or has not moved for 5 s."""
@@ -129,9 +138,11 @@ def _measure(upstream, keys: list[str], keys_file: Path, ledger_file: Path, case
     direct = asyncio.run(_cohort(upstream.url, keys, cases, max_tokens))
     with gateway_server(keys_file, ledger_file, upstream) as gateway:
         warm = asyncio.run(_cohort(gateway.url, keys[:1], 1, 1))  # the proxy's first request sets things up
+        cpu = _process_cpu_s(gateway.process.pid)
         through = asyncio.run(_cohort(gateway.url, keys, cases, max_tokens))
         ledger = TokenLedger(ledger_file)
         counted = _settled_count(ledger, warm.tokens + through.tokens) - warm.tokens
+        cpu = _process_cpu_s(gateway.process.pid) - cpu
         for user in ledger.all():
             ledger.reset(user)
         ledger.close()
@@ -139,7 +150,8 @@ def _measure(upstream, keys: list[str], keys_file: Path, ledger_file: Path, case
     print(f"--- {label}")
     _report("straight to the server", direct, sent)
     _report("through the gateway", through, sent)
-    print(f"  gateway ledger: {counted} tokens counted, {through.tokens} tokens answered")
+    print(f"  gateway ledger: {counted} tokens counted, {through.tokens} tokens answered; the gateway's CPU: "
+          f"{cpu:.2f} s, {cpu / max(1, len(through.request_s)) * 1000:.0f} ms a request")
     return direct, through, counted
 
 
