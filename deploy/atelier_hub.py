@@ -20,6 +20,11 @@ Settings, all from the hub's environment (a systemd drop-in, `hub.extraEnv` on K
                             JUPYTER_CONFIG_PATH (optional: else install that file in /etc/jupyter)
   ATELIER_HUB_LEARNER_GRADERS  the learners' copy of graders/ (from `atelier release`), without
                             hidden cases, for check() in learners' notebooks (optional)
+  ATELIER_HUB_LEARNER_KEYS  the learner keys file of a shared model gateway (deploy/gateway/learner_keys.py,
+                            JSON, mode 600): each user's server gets that user's own key as
+                            ATELIER_COMPATIBLE_API_KEY, and their rate as ATELIER_RPM (optional)
+  ATELIER_HUB_LEARNER_MODEL the model string learners' servers use, such as
+                            openai-compatible:http://gateway:4000/v1#smollm2 (ATELIER_MODEL; optional)
 
 Live cohort progress (the hub-managed service atelier-progress; course/README.md §8):
 
@@ -38,6 +43,7 @@ Live cohort progress (the hub-managed service atelier-progress; course/README.md
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import re
 import stat
@@ -48,7 +54,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CourseHub", "HubConfigError", "Progress", "check_exchange", "read_secrets"]
+__all__ = ["CourseHub", "HubConfigError", "Progress", "check_exchange", "read_learner_keys", "read_secrets"]
 
 DEFAULT_KEY_NAMES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "ATELIER_COMPATIBLE_API_KEY")
 DEFAULT_EXCHANGE = "/srv/nbgrader/exchange"
@@ -56,6 +62,9 @@ DEFAULT_COURSE_ID = "prompt-atelier"
 PROGRESS_SERVICE = "atelier-progress"
 DEFAULT_PROGRESS_DIR = "/srv/atelier/progress"
 DEFAULT_PROGRESS_PORT = 10101
+# where the kit looks for an openai-compatible server's key (a learner's own gateway key goes there)
+LEARNER_KEY_VAR = "ATELIER_COMPATIBLE_API_KEY"
+ISSUE_KEYS = "python deploy/gateway/learner_keys.py issue --file {path} {users}"
 # what the kit itself treats as a credential (promptatelier.grading.redact), plus *_SECRET
 _SECRET_NAME = re.compile(r"(_API_KEY|_TOKEN|_SECRET|_PASSWORD)$|^ATELIER_.*KEY", re.IGNORECASE)
 _USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
@@ -80,24 +89,30 @@ def _users(text: str, setting: str) -> tuple[str, ...]:
     return names
 
 
-def read_secrets(path: str | os.PathLike[str]) -> dict[str, str]:
-    """The KEY=VALUE lines of the hub's secrets file, refused unless only the hub's user can read it."""
-    p = Path(path)
+def _check_private(p: Path, setting: str, missing_fix: str, kind: str, what: str, rotate: str) -> None:
+    """Refuse a file of keys that is absent, not a file, readable by others or not the hub's own."""
     fix_mode = f"chown {_owner_name(os.geteuid())} {p} && chmod 600 {p}"
     try:
         st = p.stat()
     except FileNotFoundError:
-        raise HubConfigError(f"ATELIER_HUB_SECRETS: {p} does not exist. Fix: create it readable by the hub "
-                             f"only (install -m 600 /dev/null {p}), add lines such as OPENAI_API_KEY=..., or unset "
-                             f"ATELIER_HUB_SECRETS to take the keys from the hub's environment.") from None
+        raise HubConfigError(f"{setting}: {p} does not exist. Fix: {missing_fix}.") from None
     if not stat.S_ISREG(st.st_mode):
-        raise HubConfigError(f"ATELIER_HUB_SECRETS: {p} is not a regular file. Fix: point it at a file of KEY=VALUE lines.")
+        raise HubConfigError(f"{setting}: {p} is not a regular file. Fix: point it at {kind}.")
     if st.st_mode & 0o077:
-        raise HubConfigError(f"ATELIER_HUB_SECRETS: {p} is readable by others (mode {stat.S_IMODE(st.st_mode):o}), "
-                             f"so a learner could read the grading key. Fix: {fix_mode}, then rotate the key.")
+        raise HubConfigError(f"{setting}: {p} is readable by others (mode {stat.S_IMODE(st.st_mode):o}), "
+                             f"so a learner could read {what}. Fix: {fix_mode}, then {rotate}.")
     if st.st_uid != os.geteuid():
-        raise HubConfigError(f"ATELIER_HUB_SECRETS: {p} belongs to {_owner_name(st.st_uid)}, not to the hub's user "
+        raise HubConfigError(f"{setting}: {p} belongs to {_owner_name(st.st_uid)}, not to the hub's user "
                              f"{_owner_name(os.geteuid())}. Fix: {fix_mode}.")
+
+
+def read_secrets(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The KEY=VALUE lines of the hub's secrets file, refused unless only the hub's user can read it."""
+    p = Path(path)
+    _check_private(p, "ATELIER_HUB_SECRETS",
+                   f"create it readable by the hub only (install -m 600 /dev/null {p}), add lines such as "
+                   f"OPENAI_API_KEY=..., or unset ATELIER_HUB_SECRETS to take the keys from the hub's environment",
+                   "a file of KEY=VALUE lines", "the grading key", "rotate the key")
     secrets: dict[str, str] = {}
     for number, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
         line = line.strip()
@@ -111,6 +126,30 @@ def read_secrets(path: str | os.PathLike[str]) -> dict[str, str]:
                                  f"variable per line, such as OPENAI_API_KEY=sk-...")
         secrets[name] = value.strip().strip("'\"")
     return secrets
+
+
+def read_learner_keys(path: str | os.PathLike[str]) -> dict[str, tuple[str, int | None]]:
+    """Each user's own gateway key and requests a minute, from the learner keys file of
+    deploy/gateway/learner_keys.py, refused unless only the hub's user can read it."""
+    p = Path(path)
+    issue = ISSUE_KEYS.format(path=p, users="USER...")
+    _check_private(p, "ATELIER_HUB_LEARNER_KEYS", f"issue the learners' keys with {issue}",
+                   f"the JSON file written by {issue}", "every learner's key",
+                   f"issue new keys with {issue} --rotate")
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+        default_rpm = (data.get("limits") or {}).get("rpm")
+        keys = {}
+        for name, entry in data["users"].items():
+            rpm = entry.get("rpm", default_rpm)
+            if not isinstance(entry["key"], str) or not (rpm is None or isinstance(rpm, int)):
+                raise TypeError
+            keys[str(name)] = (entry["key"], rpm)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        # never echo the file: it holds keys
+        raise HubConfigError(f"ATELIER_HUB_LEARNER_KEYS: {p} is not a learner keys file. Fix: write it with {issue}, "
+                             f"and check it with python deploy/gateway/learner_keys.py list --file {p}.") from None
+    return keys
 
 
 def _owner_name(uid: int) -> str:
@@ -298,6 +337,8 @@ class CourseHub:
     nbgrader_config_dir: str | None = None
     learner_graders: str | None = None
     progress: Progress | None = None
+    learner_keys: str | None = None
+    learner_model: str | None = None
 
     def __post_init__(self) -> None:
         if not self.instructors:
@@ -318,6 +359,13 @@ class CourseHub:
                 raise HubConfigError(f"ATELIER_HUB_NBGRADER_CONFIG: {cfg} does not exist. Fix: copy "
                                      f"deploy/nbgrader_config.py there (readable by everyone), or unset the setting "
                                      f"and install it as /etc/jupyter/nbgrader_config.py.")
+        if self.learner_keys is not None:
+            keys = read_learner_keys(self.learner_keys)
+            missing = [name for name in self.learners if name not in keys]
+            if missing:
+                raise HubConfigError(f"ATELIER_HUB_LEARNER_KEYS: {', '.join(missing)} ha{'s' if len(missing) == 1 else 've'} "
+                                     f"no key in {self.learner_keys}, so the gateway would refuse them. Fix: "
+                                     f"{ISSUE_KEYS.format(path=self.learner_keys, users=' '.join(missing))}")
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> CourseHub:
@@ -336,6 +384,8 @@ class CourseHub:
             nbgrader_config_dir=env.get("ATELIER_HUB_NBGRADER_CONFIG") or None,
             learner_graders=env.get("ATELIER_HUB_LEARNER_GRADERS") or None,
             progress=Progress.from_environ(env),
+            learner_keys=env.get("ATELIER_HUB_LEARNER_KEYS") or None,
+            learner_model=env.get("ATELIER_HUB_LEARNER_MODEL") or None,
         )
 
     def common_environment(self) -> dict[str, str]:
@@ -345,11 +395,32 @@ class CourseHub:
             env["JUPYTER_CONFIG_PATH"] = self.nbgrader_config_dir
         return env
 
+    def own_key_environment(self, username: str) -> dict[str, str]:
+        """`username`'s own gateway key and pace, read from the keys file at each start, so a key
+        issued or rotated reaches a server when it next starts, with no hub restart."""
+        if self.learner_keys is None:
+            return {}
+        found = read_learner_keys(self.learner_keys).get(username)
+        if found is None:
+            if username in self.learners:
+                raise HubConfigError(f"ATELIER_HUB_LEARNER_KEYS: {username} has no key in {self.learner_keys}. Fix: "
+                                     f"{ISSUE_KEYS.format(path=self.learner_keys, users=username)}")
+            return {}
+        key, rpm = found
+        env = {LEARNER_KEY_VAR: key}
+        if rpm:
+            env["ATELIER_RPM"] = str(rpm)  # the kit paces itself under the gateway's limit
+        if self.learner_model:
+            env["ATELIER_MODEL"] = self.learner_model
+        return env
+
     def environment_for(self, username: str) -> dict[str, str]:
-        """The variables `username`'s server gets: the grading key for an instructor only."""
+        """The variables `username`'s server gets: the grading key for an instructor only, and each
+        user's own gateway key for that user only."""
+        own = self.own_key_environment(username)
         if username in self.instructors:
-            return {**self.common_environment(), **self.secrets}
-        env = self.common_environment()
+            return {**self.common_environment(), **own, **self.secrets}
+        env = {**self.common_environment(), **own}
         if self.learner_graders:
             env["ATELIER_GRADERS"] = self.learner_graders
         if self.progress is not None:

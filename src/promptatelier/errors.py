@@ -9,6 +9,7 @@ __all__ = [
     "UnknownModelError",
     "BackendError",
     "ModelUnavailableError",
+    "BudgetExceededError",
     "UnsupportedFeatureError",
     "SpecError",
     "SubmissionError",
@@ -56,6 +57,13 @@ class ModelUnavailableError(BackendError):
     """The model could not be reached (server down, timeouts, rate limits after all retries).
 
     Grading treats this as 'not graded yet', never as a score of 0.
+    """
+
+
+class BudgetExceededError(ModelUnavailableError):
+    """The course's gateway refuses the learner's key: their token budget for the course is used up.
+
+    Never retried (only the instructor can lift it), and like any outage never a score of 0.
     """
 
 

@@ -266,3 +266,68 @@ def test_instructor_commands_refuse_a_course_id_other_than_the_hubs(command: str
     with pytest.raises(ExchangeError, match="c.CourseDirectory.course_id = 'prompt-atelier'"):
         exchange_command.start()
     assert not (exchange / "atelier-2025").exists()
+
+
+# --- each learner's own gateway key (deploy/gateway/learner_keys.py) ---------------------------
+
+from tests.gateway import learner_keys  # noqa: E402
+
+
+def _keys_file(tmp_path: Path, *users: str) -> Path:
+    path = tmp_path / "learner-keys.json"
+    learner_keys.issue(path, users, {"rpm": 12, "budget_tokens": 5000})
+    return path
+
+
+def test_each_server_gets_its_users_own_gateway_key_and_no_one_elses(tmp_path: Path, exchange: Path) -> None:
+    keys_file = _keys_file(tmp_path, "bob", "cy", "ann")
+    keys = learner_keys.load(keys_file).keys_by_user()
+    hub = _hub(exchange, learner_keys=str(keys_file), learner_model="openai-compatible:http://gw:4000/v1#smollm2",
+               secrets={"OPENAI_API_KEY": KEY, "ATELIER_COMPATIBLE_API_KEY": "sk-grading-key-0123456789"})
+    # a key in the spawner's own environment (an env_keep, an earlier hook) never survives
+    bob, cy, ann = _spawner("bob", {"ATELIER_COMPATIBLE_API_KEY": keys["cy"]}), _spawner("cy"), _spawner("ann")
+    for spawner in (bob, cy, ann):
+        hub.pre_spawn_hook(spawner)
+    assert bob.environment["ATELIER_COMPATIBLE_API_KEY"] == keys["bob"]
+    assert cy.environment["ATELIER_COMPATIBLE_API_KEY"] == keys["cy"]
+    assert keys["cy"] not in bob.environment.values() and KEY not in bob.environment.values()
+    assert bob.environment["ATELIER_RPM"] == "12"  # the kit paces itself under the gateway's rate
+    assert bob.environment["ATELIER_MODEL"] == "openai-compatible:http://gw:4000/v1#smollm2"
+    # an instructor grades with the grading key, not with a learner-sized one
+    assert ann.environment["ATELIER_COMPATIBLE_API_KEY"] == "sk-grading-key-0123456789"
+    assert ann.environment["OPENAI_API_KEY"] == KEY
+
+
+def test_a_key_issued_or_rotated_reaches_the_next_start_without_a_hub_restart(tmp_path: Path, exchange: Path) -> None:
+    keys_file = _keys_file(tmp_path, "bob", "cy")
+    hub = _hub(exchange, learner_keys=str(keys_file))
+    old = learner_keys.load(keys_file).keys_by_user()["bob"]
+    assert learner_keys.issue(keys_file, ["bob"], rotate=True) == ["bob"]
+    bob = _spawner("bob")
+    hub.pre_spawn_hook(bob)
+    assert bob.environment["ATELIER_COMPATIBLE_API_KEY"] not in (old, None)
+    learner_keys.revoke(keys_file, ["cy"])
+    with pytest.raises(ah.HubConfigError, match=f"cy has no key in {keys_file}.*issue --file {keys_file} cy"):
+        hub.pre_spawn_hook(_spawner("cy"))
+
+
+def test_learner_keys_files_that_would_leak_or_leave_someone_out_are_refused(tmp_path: Path, exchange: Path) -> None:
+    keys_file = _keys_file(tmp_path, "bob")
+    secret = learner_keys.load(keys_file).keys_by_user()["bob"]
+    with pytest.raises(ah.HubConfigError, match="cy have no key|cy has no key") as err:
+        _hub(exchange, learner_keys=str(keys_file))
+    assert f"learner_keys.py issue --file {keys_file} cy" in str(err.value)
+    keys_file.chmod(0o644)
+    with pytest.raises(ah.HubConfigError, match=f"readable by others .* chmod 600 {keys_file}") as err:
+        ah.read_learner_keys(keys_file)
+    assert secret not in str(err.value)
+    keys_file.write_text('{"users": {"bob": "' + secret + '"}}', encoding="utf-8")
+    keys_file.chmod(0o600)
+    with pytest.raises(ah.HubConfigError, match="is not a learner keys file") as err:
+        ah.read_learner_keys(keys_file)
+    assert secret not in str(err.value)
+    with pytest.raises(ah.HubConfigError, match="does not exist.*learner_keys.py issue"):
+        ah.read_learner_keys(tmp_path / "absent.json")
+    env = {"ATELIER_HUB_INSTRUCTORS": "ann", "ATELIER_EXCHANGE": str(exchange),
+           "ATELIER_HUB_LEARNER_KEYS": str(_keys_file(tmp_path / "ok"))}
+    assert ah.CourseHub.from_environ(env).learner_keys == env["ATELIER_HUB_LEARNER_KEYS"]

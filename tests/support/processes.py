@@ -4,6 +4,8 @@
   (through llama_server_main.py, which turns off the CPU buffer types that crash in VMs).
 - `delay_server(delay_s)`: the benchmark's uvicorn server (tests/support/delay_app.py), which
   answers every chat completion after a fixed delay.
+- `gateway_server(keys, ledger, upstream)`: the course's gateway (LiteLLM's proxy started by
+  deploy/gateway/run-gateway) in front of one of the servers above.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["free_port", "embedded_model_path", "RunningServer", "llama_server", "delay_server", "wait_until_up"]
+__all__ = ["free_port", "embedded_model_path", "RunningServer", "llama_server", "delay_server", "gateway_server",
+           "wait_until_up"]
 
 ROOT = Path(__file__).resolve().parents[2]
 LLAMA_ALIAS = "smollm2"
@@ -79,9 +82,11 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout_s: float, 
 
 
 @contextlib.contextmanager
-def _serve(args: list[str], probe_path: str, port: int, model: str, timeout_s: float) -> Iterator[RunningServer]:
+def _serve(args: list[str], probe_path: str, port: int, model: str, timeout_s: float,
+           env: dict[str, str] | None = None) -> Iterator[RunningServer]:
     log = Path(tempfile.mkstemp(prefix="atelier-server-", suffix=".log")[1])
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    env = dict(os.environ, **(env or {}),
+               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     with log.open("wb") as sink:
         process = subprocess.Popen(args, stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
     server = RunningServer(f"http://127.0.0.1:{port}/v1", model, process, log)
@@ -120,4 +125,16 @@ def delay_server(delay_s: float = 0.2, timeout_s: float = 30.0) -> Iterator[Runn
     port = free_port()
     args = [sys.executable, "-m", "tests.support.delay_app", "--port", str(port), "--delay", str(delay_s)]
     with _serve(args, "/stats", port, "delay", timeout_s) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def gateway_server(keys: Path, ledger: Path, upstream: RunningServer, timeout_s: float = 180.0) -> Iterator[RunningServer]:
+    """deploy/gateway/run-gateway (LiteLLM's proxy, this environment's litellm) in front of
+    `upstream`, with the learner keys file `keys` and the token ledger `ledger`; model `smollm2`."""
+    port = free_port()
+    env = {"ATELIER_GATEWAY_KEYS": str(keys), "ATELIER_GATEWAY_LEDGER": str(ledger),
+           "ATELIER_GATEWAY_UPSTREAM": upstream.url, "ATELIER_GATEWAY_LITELLM": str(Path(sys.executable).parent / "litellm")}
+    args = [str(ROOT / "deploy" / "gateway" / "run-gateway"), "--host", "127.0.0.1", "--port", str(port)]
+    with _serve(args, "/health/liveliness", port, LLAMA_ALIAS, timeout_s, env) as server:
         yield server

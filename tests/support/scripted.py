@@ -56,12 +56,16 @@ def error(
     retry_after: float | None = None,
     delay_s: float = 0.0,
     headers: dict[str, str] | None = None,
+    kind: str | None = None,
 ) -> Action:
-    """An HTTP error in the provider's error format; `retry_after` sets the Retry-After header."""
+    """An HTTP error in the provider's error format; `retry_after` sets the Retry-After header,
+    `kind` the OpenAI error's type (a gateway's budget_exceeded, say)."""
     extra = dict(headers or {})
     if retry_after is not None:
         extra["retry-after"] = f"{retry_after:g}"
-    return Action(status=status, message=message or f"scripted error {status}", headers=extra, delay_s=delay_s)
+    text = message or f"scripted error {status}"
+    body = None if kind is None else {"error": {"message": text, "type": kind, "param": None, "code": str(status)}}
+    return Action(status=status, message=text, headers=extra, delay_s=delay_s, body=body)
 
 
 def drop(*, delay_s: float = 0.0) -> Action:
@@ -235,7 +239,7 @@ class _Handler(BaseHTTPRequestHandler):
         model = str(request.json.get("model", "scripted"))
         if action.status != 200:
             make = wire.anthropic_error if anthropic else wire.openai_error
-            self._send(action.status, make(action.status, action.message), action.headers)
+            self._send(action.status, action.body or make(action.status, action.message), action.headers)
             return
         if action.body is not None:
             self._send(200, action.body, action.headers)

@@ -53,6 +53,7 @@ class _Plan:
     errors: dict[str, str] = field(default_factory=dict)
     outage: str | None = None
     outage_fix: str = ""
+    outage_fr: tuple[str, str] | None = None  # the outage's own French (a gateway's budget or rate refusal)
     invalid: SubmissionError | None = None
     judged: dict[tuple[str, str], Score] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
@@ -250,7 +251,7 @@ def _plan(spec_or_id: Any, value: Any, cases: str, lang: str | None) -> _Plan:
 def _record(plan: _Plan, case: Case, result: Exception) -> None:
     if isinstance(result, ModelUnavailableError):
         if plan.outage is None:
-            plan.outage, plan.outage_fix = result.problem, result.fix
+            plan.outage, plan.outage_fix, plan.outage_fr = result.problem, result.fix, result.fr
     elif isinstance(result, AtelierError):
         plan.errors[case.name] = result.problem
     elif isinstance(result, Exception):
@@ -405,14 +406,16 @@ def _finish(plan: _Plan, model: str, judge: str) -> Evaluation:
         return Evaluation(status="not_graded", points=None, flags=list(plan.flags), notes=list(plan.manual), **base)
     if plan.outage:
         cause = plan.outage.rstrip(". ")
+        cause_fr, outage_fix_fr = plan.outage_fr or (cause, plan.outage_fix)
+        cause_fr = cause_fr.rstrip(". ")
         fix_en = f" Fix: {plan.outage_fix}" if plan.outage_fix else ""
-        fix_fr = f" Solution\u00a0: {plan.outage_fix}" if plan.outage_fix else ""
+        fix_fr = f" Solution\u00a0: {outage_fix_fr}" if outage_fix_fr else ""
         if plan.all_cases:  # grading: a person must know it is pending, never a 0
             notes = [(f"Not graded yet: the model could not be reached ({cause}). This is not a score of 0.{fix_en}",
-                      f"Pas encore noté\u00a0: le modèle était injoignable ({cause}). Ce n'est pas une note de 0.{fix_fr}")]
+                      f"Pas encore noté\u00a0: le modèle était injoignable ({cause_fr}). Ce n'est pas une note de 0.{fix_fr}")]
         else:  # a practice check: what failed and what to do, no grading words
             notes = [(f"The model could not answer: {cause}.{fix_en}",
-                      f"Le modèle n'a pas pu répondre\u00a0: {cause}.{fix_fr}")]
+                      f"Le modèle n'a pas pu répondre\u00a0: {cause_fr}.{fix_fr}")]
         return Evaluation(status="not_graded", points=None, flags=[f"not graded: model outage ({plan.outage})"],
                           notes=notes, **base)
     assert plan.submission is not None

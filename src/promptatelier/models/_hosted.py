@@ -20,6 +20,7 @@ from ..config import KEY_ENV_VARS, get_key, key_source, mask, settings
 from ..errors import (
     AtelierError,
     BackendError,
+    BudgetExceededError,
     MissingKeyError,
     ModelUnavailableError,
 )
@@ -36,6 +37,9 @@ for _name in ("openai", "anthropic", "httpx", "httpx2", "httpcore"):
 LANE_DEPTH = 8
 
 OFFLINE_HINT = "or use the model 'local' to work offline with the embedded model"
+OFFLINE_HINT_FR = "ou utilisez le modèle 'local' pour travailler hors ligne avec le modèle embarqué"
+# the error type a gateway (LiteLLM's proxy, deploy/gateway/) gives a key whose budget is used up
+BUDGET_ERROR_TYPE = "budget_exceeded"
 
 
 _tls: Any = None
@@ -257,6 +261,43 @@ class HostedBackend(Backend):
         text = " ".join(str(message).split())
         return self._scrub(text[:300] + ("…" if len(text) > 300 else ""))
 
+    @staticmethod
+    def _error_type(exc: BaseException) -> str | None:
+        body = getattr(exc, "body", None)
+        inner = body.get("error", body) if isinstance(body, dict) else None
+        kind = inner.get("type") if isinstance(inner, dict) else None
+        return kind if isinstance(kind, str) else None
+
+    def _budget_exceeded(self, retries: int) -> AtelierError:
+        return _with_retries(BudgetExceededError(
+            f"Your token budget for this course is used up: {self.server} refuses further requests with "
+            f"your key.",
+            "Ask your instructor to raise your token budget; your work so far is kept.",
+            fr=(f"Votre budget de jetons pour ce cours est épuisé\u00a0: {self.server} refuse toute nouvelle "
+                f"requête avec votre clé.",
+                "Demandez à votre enseignant d'augmenter votre budget de jetons\u00a0; votre travail est "
+                "conservé."),
+        ), retries)
+
+    def _rate_limited(self, message: str, after: str, retries: int) -> AtelierError:
+        if self.key_provider == "openai-compatible":  # a course's own server or gateway: limits per learner
+            plural = "s" if retries > 1 else ""
+            tries_en = f", {retries} retr{'ies' if retries > 1 else 'y'} taken" if retries else ""
+            tries_fr = f", {retries} nouvelle{plural} tentative{plural} faite{plural}" if retries else ""
+            return _with_retries(ModelUnavailableError(
+                f"Too many requests with your key just now: {self.server} accepts only so many a minute "
+                f"from each learner (HTTP 429{tries_en}).",
+                "Wait a minute, then run it again.",
+                fr=(f"Trop de requêtes avec votre clé en ce moment\u00a0: {self.server} n'en accepte qu'un "
+                    f"certain nombre par minute et par personne (HTTP 429{tries_fr}).",
+                    "Attendez une minute, puis relancez."),
+            ), retries)
+        return _with_retries(ModelUnavailableError(
+            f"{self.name} is rate-limited (HTTP 429){after}: {message}",
+            "Wait a minute and run again, lower [run] concurrency or requests_per_minute in "
+            "atelier.toml, or check the account's quota.",
+        ), retries)
+
     def _translate(self, exc: BaseException) -> AtelierError:
         """An SDK exception as an AtelierError that says what to fix (never showing the key)."""
         retries = retries_of(exc)
@@ -281,6 +322,18 @@ class HostedBackend(Backend):
             ), retries)
         message = self._server_message(exc)
         var = KEY_ENV_VARS[self.key_provider]
+        if self._error_type(exc) == BUDGET_ERROR_TYPE:
+            return self._budget_exceeded(retries)
+        if status == 401 and self.key_provider == "openai-compatible":
+            return _with_retries(MissingKeyError(
+                f"{self.server} refused the API key (HTTP 401) for {self.name}: {message}",
+                f"Set the key the course gave you in {var}; on the course hub it is set for you: stop and "
+                f"start your server from the hub's control panel, or ask your instructor; {OFFLINE_HINT}.",
+                fr=(f"{self.server} a refusé la clé d'API (HTTP 401) pour {self.name}\u00a0: {message}",
+                    f"Mettez la clé que le cours vous a donnée dans {var}\u00a0; sur le hub du cours, elle est "
+                    f"mise pour vous\u00a0: arrêtez puis relancez votre serveur depuis le panneau de contrôle "
+                    f"du hub, ou demandez à votre enseignant\u00a0; {OFFLINE_HINT_FR}."),
+            ), retries)
         if status == 401:
             return _with_retries(MissingKeyError(
                 f"{self.label} refused the API key (HTTP 401) for {self.name}.",
@@ -299,11 +352,7 @@ class HostedBackend(Backend):
                 "(it usually ends in /v1).",
             ), retries)
         if status == 429:
-            return _with_retries(ModelUnavailableError(
-                f"{self.name} is rate-limited (HTTP 429){after}: {message}",
-                "Wait a minute and run again, lower [run] concurrency or requests_per_minute in "
-                "atelier.toml, or check the account's quota.",
-            ), retries)
+            return self._rate_limited(message, after, retries)
         if status >= 500 or status in (408, 409):
             return _with_retries(ModelUnavailableError(
                 f"{self.name}: {self.server} failed (HTTP {status}){after}: {message}",
