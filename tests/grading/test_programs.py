@@ -148,6 +148,97 @@ def test_a_tool_step_asks_for_the_call_as_json(tmp_path, mock_backend) -> None:
     assert "lookup_order" in call.system and "Finds an order." in call.system
 
 
+TOOL_CHAIN = """
+id = "t11.toolchain"
+points = 2
+kind = "chain"
+placeholders = ["message", "status"]
+title = "Call, then reply"
+instructions = "Two steps."
+reference = { lookup = "Look up the order in {message}.", reply = "Tell the customer: {lookup_result}." }
+baseline = { lookup = "{message}", reply = "{lookup_result}" }
+
+[[steps]]
+name = "lookup"
+placeholders = ["message"]
+tool = { name = "lookup_order", description = "Finds an order.", parameters = { type = "object", properties = { order_id = { type = "string" } }, required = ["order_id"] }, result = 'Order {order_id}: {status}' }
+
+[[steps]]
+name = "reply"
+placeholders = ["lookup_result"]
+
+[[cases]]
+name = "late"
+vars = { message = "Where is order A-17?", status = "shipped on 2 May", order_id = "A-17" }
+expected = { tool = "lookup_order", arguments = { order_id = "A-17" } }
+
+[[cases]]
+name = "broken"
+vars = { message = "Order B-2 arrived broken.", status = "delivered on 1 May", order_id = "B-2" }
+expected = { tool = "lookup_order", arguments = { order_id = "B-2" } }
+
+[[criteria]]
+use = "json_fields"
+step = "lookup"
+fields = ["tool", "arguments.order_id"]
+
+[[criteria]]
+use = "contains"
+text = { case = "vars.order_id" }
+"""
+
+
+def _calls(order_for) -> object:
+    """A mock model: the tool call names the order `order_for(message)`; the reply repeats what it got."""
+    def reply(request):
+        text = request.messages[-1].content
+        if request.json_schema is not None:
+            return json.dumps({"tool": "lookup_order", "arguments": {"order_id": order_for(text)}})
+        return "Update: " + text.split("Tell the customer: ")[1]
+    return reply
+
+
+def test_a_scripted_tool_result_is_filled_with_the_calls_arguments_and_fed_to_the_next_step(tmp_path, mock_backend) -> None:
+    spec = load_spec(write(tmp_path, "toolchain", TOOL_CHAIN))
+    mock_backend.script(_calls(lambda text: re.search(r"[A-Z]-\d+", text).group(0)))
+    ev = evaluate(spec, spec.reference, model="mock", cases="visible")
+    assert ev.points == 2.0, ev.feedback_text("en")
+    steps = ev.outputs[0].steps
+    assert steps["lookup_result"] == "Order A-17: shipped on 2 May"
+    assert steps["reply"] == "Update: Order A-17: shipped on 2 May."
+    assert mock_backend.calls[-1].messages[-1].content == "Tell the customer: Order B-2: delivered on 1 May."
+
+
+def test_a_wrong_call_gets_the_result_for_what_it_asked(tmp_path, mock_backend) -> None:
+    spec = load_spec(write(tmp_path, "toolchain", TOOL_CHAIN))
+    mock_backend.script(_calls(lambda text: "Z-9"))
+    ev = evaluate(spec, spec.reference, model="mock", cases="visible")
+    assert ev.outputs[0].steps["lookup_result"] == "Order Z-9: shipped on 2 May"
+    # the right function with the wrong order: half the call's fields, and a reply about the wrong order
+    assert ev.outputs[0].verdicts["json_fields"].score == 0.5 and not ev.outputs[0].verdicts["contains"].ok
+    assert ev.points == 0.5
+
+
+def test_an_unreadable_call_gets_an_error_result() -> None:
+    from promptatelier.grading.programs import tool_result
+
+    tool = {"name": "lookup_order", "result": "Order {order_id}: {status}"}
+    assert "could not be read" in tool_result(tool, "not JSON", {"status": "late"})
+    assert "could not be read" in tool_result(tool, '{"tool": "lookup_order"}', {"status": "late"})
+    assert tool_result(tool, '{"arguments": {"order_id": 17}}', {"status": "late"}) == "Order 17: late"
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("'Order {order_id}: {status}'", "'Order {order_id}: {weather}'", "neither an argument"),
+    ("'Order {order_id}: {status}'", "''", "non-empty text"),
+    ("result = 'Order", "results = 'Order", "unknown key"),
+    ('placeholders = ["lookup_result"]', 'placeholders = ["lookup_answer"]', "may only name"),
+])
+def test_a_bad_tool_result_fails_when_the_spec_loads(tmp_path, old: str, new: str, message: str) -> None:
+    with pytest.raises(SpecError, match=message):
+        load_spec(write(tmp_path, "toolchain", TOOL_CHAIN.replace(old, new)))
+
+
 def test_a_criterion_on_an_unknown_step_fails_when_the_spec_loads(tmp_path) -> None:
     with pytest.raises(SpecError, match="names no step"):
         load_spec(write(tmp_path, "chain", CHAIN.replace('step = "extract"', 'step = "extrakt"')))

@@ -2,7 +2,8 @@
 
 Most kinds make one request. A conversation makes one per user turn, each carrying the turns and
 replies before it (the model's memory is the conversation); a chain makes one per step, each
-step's template filled with the case's vars and the outputs of the steps before it. A run is a
+step's template filled with the case's vars and the outputs of the steps before it (and, after a
+tool step with a scripted `result`, what the function returned). A run is a
 generator: it yields a ChatRequest, receives the Completion, and returns the graded output with
 every step's output, so the runner can batch the requests of many runs round by round.
 """
@@ -19,7 +20,7 @@ from .spec import Case, ExerciseSpec, Step
 from .submission import GRADING_SEED, Submission, render_request
 from .template import fill
 
-__all__ = ["Run", "RunResult", "run_case", "tool_schema"]
+__all__ = ["Run", "RunResult", "run_case", "tool_result", "tool_schema"]
 
 
 @dataclass
@@ -97,7 +98,24 @@ def _chain(spec: ExerciseSpec, submission: Submission, case: Case, temp: float, 
         completion = yield _step_request(spec, step, fill(template, values), temp, seed)
         output = completion.text
         steps[step.name] = values[step.name] = output
+        if step.tool and "result" in step.tool:
+            steps[f"{step.name}_result"] = values[f"{step.name}_result"] = tool_result(step.tool, output, case.vars)
     return RunResult(output, steps)
+
+
+def tool_result(tool: dict[str, Any], call: str, variables: dict[str, str]) -> str:
+    """What a scripted function returns for the model's call: the tool's `result` filled with the
+    call's arguments (what the model asked for wins over the case's vars of the same name), or an
+    error the next step can read when the call is not a JSON object with arguments."""
+    try:
+        parsed = json.loads(call)
+    except ValueError:
+        parsed = None
+    arguments = parsed.get("arguments") if isinstance(parsed, dict) else None
+    if not isinstance(arguments, dict):
+        return json.dumps({"error": f"the call to {tool['name']} could not be read"})
+    given = {k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for k, v in arguments.items()}
+    return fill(tool["result"], {**variables, **given})
 
 
 def _step_request(spec: ExerciseSpec, step: Step, content: str, temp: float, seed: int | None) -> ChatRequest:

@@ -129,7 +129,9 @@ class Mutant:
 class Step:
     """One step of a chain: the learner writes its template; `placeholders` are the names it
     must use (the case's vars and earlier steps' outputs, by step name); a `tool` step makes the
-    model call a function: its reply is a JSON object {"tool": name, "arguments": {...}}."""
+    model call a function: its reply is a JSON object {"tool": name, "arguments": {...}}. A tool
+    with a `result` text stands for a scripted function: its reply to the call (the text filled
+    with the call's arguments, then the case's vars) reaches later steps as {<name>_result}."""
 
     name: str
     placeholders: tuple[str, ...] = ()
@@ -513,7 +515,7 @@ def _parse_steps(chk: _Checker, raw: Any, kind: str, placeholders: tuple[str, ..
         name = item.get("name")
         if not isinstance(name, str) or not PLACEHOLDER_RE.match(name) or name in placeholders or any(s.name == name for s in steps):
             raise chk.fail(f"{where}.name", f"must be a new identifier (not a case placeholder), got {name!r}.", 'Write name = "extract".')
-        known = (*placeholders, *(s.name for s in steps))
+        known = (*placeholders, *(n for s in steps for n in (s.name, *([f"{s.name}_result"] if s.tool and "result" in s.tool else []))))
         needs = item.get("placeholders", [])
         if not isinstance(needs, list) or not all(isinstance(p, str) and p in known for p in needs):
             raise chk.fail(f"{where}.placeholders", f"may only name the case's placeholders and earlier steps {list(known)}.",
@@ -528,6 +530,7 @@ def _parse_steps(chk: _Checker, raw: Any, kind: str, placeholders: tuple[str, ..
                 raise chk.fail(f"{where}.tool", "must be a table with name, description and parameters (a JSON schema).",
                                'Write tool = { name = "lookup_order", description = "...", parameters = { type = "object", ... } }.')
             _check_schema(chk, tool["parameters"], f"{where}.tool.parameters")
+            _check_tool_result(chk, where, name, tool, placeholders)
             if schema is not None:
                 raise chk.fail(where, "a tool step's reply is the call itself: it takes no json_schema.", "Remove json_schema.")
         stop = item.get("stop", [])
@@ -539,6 +542,29 @@ def _parse_steps(chk: _Checker, raw: Any, kind: str, placeholders: tuple[str, ..
             raise chk.fail(f"{where}.max_tokens", f"must be a whole number from 1 to 4096, got {max_tokens!r}.", "Write max_tokens = 120.")
         steps.append(Step(name, tuple(needs), max_tokens, schema, tuple(stop), tool))
     return tuple(steps)
+
+
+def _check_tool_result(chk: _Checker, where: str, name: str, tool: dict[str, Any], placeholders: tuple[str, ...]) -> None:
+    """A tool's scripted `result` is a text filled with the call's arguments and the case's vars;
+    later steps read it as {<step>_result}."""
+    extra = set(tool) - {"name", "description", "parameters", "result"}
+    if extra:
+        raise chk.fail(f"{where}.tool", f"unknown key(s) {sorted(extra)}.", "A tool has name, description, parameters and result.")
+    if "result" not in tool:
+        return
+    result = tool["result"]
+    arguments = tuple(tool["parameters"].get("properties", {}))
+    if not isinstance(result, str) or not result.strip():
+        raise chk.fail(f"{where}.tool.result", "must be a non-empty text (what the function returns).",
+                       'Write result = "Order {order_id}: {status}" ({names} from the call\'s arguments or the case\'s vars).')
+    unknown = [p for p in find_placeholders(result) if p not in (*arguments, *placeholders)]
+    if unknown:
+        raise chk.fail(f"{where}.tool.result", f"uses {unknown}, which is neither an argument of the tool {list(arguments)} "
+                       f"nor a placeholder of the cases {list(placeholders)}.",
+                       "Use only the tool's parameters and the declared placeholders in result.")
+    if f"{name}_result" in placeholders:
+        raise chk.fail(f"{where}.name", f"the result is read as {{{name}_result}}, which is already a case placeholder.",
+                       "Rename the step or the placeholder.")
 
 
 def _check_schema(chk: _Checker, schema: Any, fieldname: str) -> None:
