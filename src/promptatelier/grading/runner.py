@@ -37,8 +37,9 @@ Item = tuple[Any, ...]
 # their input, or outputs that barely change when the input does (not_constant's score is the
 # share of cases with different answers that got different outputs, so a wrong label lowers it
 # too: 0.25 catches a constant answer without failing a weak classifier); a degenerate case also
-# scores 0 on every criterion of its own
-DEFAULT_GATES = {"not_degenerate": 0.5, "not_constant": 0.25, "not_echo": 0.5}
+# scores 0 on every criterion of its own; and any line of the prompt that talks to the grader
+# instead of the model zeroes it (and flags it for review)
+DEFAULT_GATES = {"not_degenerate": 0.5, "not_constant": 0.25, "not_echo": 0.5, "not_addressed_to_grader": 0.999}
 
 
 @dataclass

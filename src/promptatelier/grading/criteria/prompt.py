@@ -167,3 +167,41 @@ def no_answer_leak(submission: Any, spec: Any, *, min_chars: int = 12, input_cha
         return Score(0.0, f"the prompt contains {what}", f"le prompt contient {leaked_answers} réponse(s) et {leaked_inputs} entrée(s) cachées",
                      flag=f"hidden cases copied into the prompt ({what})")
     return Score(1.0, "no hidden answer in the prompt", "aucune réponse cachée dans le prompt")
+
+
+# what a prompt says only to sway whoever grades it (the injection detector's kinds); a prompt may
+# legitimately play roles, set scores for the model's task or override defaults, so those stay allowed
+_GRADER_KINDS = ("address", "request")
+
+
+@criterion("not_addressed_to_grader", family="prompt", gate=True,
+           label=("Talks to the model, not to the grader", "S'adresse au modèle, pas au correcteur"))
+def not_addressed_to_grader(submission: Any, spec: Any) -> Score:
+    """A prompt is read by the model, never by whoever grades it: a line that addresses the grader
+    or asks for marks can only try to sway a grade. Read line by line with the judge's injection
+    detector (Unicode folded, obfuscation undone), so a role line cannot hide a request after it."""
+    if getattr(spec, "kind", "") in ("eval_cases", "eval_rubric"):  # a rubric may well speak of grading
+        return Score(1.0, "an evaluation, not a prompt", "une évaluation, pas un prompt")
+    for line in submission.full_text.splitlines():
+        found = _grader_address(line)
+        if found is not None:
+            return Score(0.0, f"the prompt {found.text('en')}: {found.found!r}",
+                         f"le prompt {found.text('fr')}\u00a0: «\u00a0{found.found}\u00a0»",
+                         flag=f"the prompt {found.text('en')} ({found.found!r})")
+    return Score(1.0, "the prompt speaks to the model only", "le prompt ne parle qu'au modèle")
+
+
+def _grader_address(line: str) -> Any:
+    """The first span of the line that addresses the grader or asks for marks, looking past the
+    spans the detector finds first that a prompt may hold (a role, a score for the task)."""
+    from .injection import injection_reason, shadow
+
+    line = shadow(line)  # the form the detector reports its spans in
+    for _ in range(4):
+        found = injection_reason(line) if line.strip() else None
+        if found is None or found.kind in _GRADER_KINDS:
+            return found
+        if found.found not in line:  # found only once disguises were undone: nothing plainer to find
+            return None
+        line = line.replace(found.found, " ")
+    return None
