@@ -16,6 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", "-m", default="local", help="model to calibrate on (default: local, the embedded model)")
     parser.add_argument("--graders", help="the graders folder (default: the course's)")
     parser.add_argument("--include-capable", action="store_true", help="also run exercises marked capable_model = true")
+    parser.add_argument("--jobs", "-j", type=int, metavar="N",
+                        help="processes that run the embedded model side by side, one thread each "
+                             "(default: one per core; ATELIER_JOBS; 1 runs everything in this process)")
     parser.add_argument("--no-cheats", action="store_true", help="only the reference and the baseline (faster, weaker)")
 
 
@@ -30,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import SpecError
     from ..grading import evaluate_many, list_exercises, load_spec, score_outputs
     from ..grading.cheats import cheats_for
+    from ..grading.prefetch import prefetch
 
     ids = args.exercises or list_exercises(args.graders)
     specs = [load_spec(i, args.graders) for i in ids]
@@ -46,7 +50,12 @@ def run(args: argparse.Namespace) -> int:
     show = len(units) > 3
 
     def run_all(items: list) -> list:
-        return evaluate_many(items, model=args.model, cases="all", temperature=0.0, progress=show) if items else []
+        if not items:
+            return []
+        # the model's outputs computed in worker processes first (one per core), then read back
+        # from the response cache by the evaluation in this process
+        workers = prefetch(items, model=args.model, jobs=args.jobs, temperature=0.0, progress=show)
+        return evaluate_many(items, model=args.model, cases="all", temperature=0.0, progress=show and workers == 1)
 
     # phase 1: references and baselines; phase 2: the cheats, the constant one built from the
     # reference's own output

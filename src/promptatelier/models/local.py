@@ -96,13 +96,9 @@ def locate_model(package: str = MODEL_PACKAGE, file: str = MODEL_FILE) -> Path:
     return path
 
 
-def _threads() -> int:
+def usable_cpus() -> int:
     """CPUs this process may really use: affinity, capped by a cgroup quota (Binder gives one CPU
-    of a large machine, and oversubscribed llama.cpp threads spin instead of working).
-    ATELIER_LOCAL_THREADS overrides."""
-    explicit = os.environ.get("ATELIER_LOCAL_THREADS", "").strip()
-    if explicit.isdigit() and int(explicit) > 0:
-        return int(explicit)
+    of a large machine, and oversubscribed llama.cpp threads spin instead of working)."""
     count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     try:
         quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
@@ -110,7 +106,15 @@ def _threads() -> int:
             count = min(count, max(1, int(int(quota) / int(period) + 0.5)))
     except (OSError, ValueError):
         pass
-    return max(1, min(count, 8))
+    return max(1, count)
+
+
+def _threads() -> int:
+    """llama.cpp threads: the usable CPUs, at most 8; ATELIER_LOCAL_THREADS overrides."""
+    explicit = os.environ.get("ATELIER_LOCAL_THREADS", "").strip()
+    if explicit.isdigit() and int(explicit) > 0:
+        return int(explicit)
+    return min(usable_cpus(), 8)
 
 
 def _import_llama_cpp() -> Any:
