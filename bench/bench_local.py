@@ -48,7 +48,7 @@ PROMPTS = [
 ]
 
 
-def load_raw(path: Path, threads: int, window: int) -> object:
+def load_raw(path: Path, threads: tuple[int, int], window: int) -> object:
     from llama_cpp import llama as llama_module
 
     default_params = llama_module.llama_cpp.llama_model_default_params
@@ -61,7 +61,7 @@ def load_raw(path: Path, threads: int, window: int) -> object:
 
     llama_module.llama_cpp.llama_model_default_params = plain_buffers
     try:
-        return llama_module.Llama(str(path), n_ctx=2048, n_threads=threads, n_threads_batch=threads,
+        return llama_module.Llama(str(path), n_ctx=2048, n_threads=threads[0], n_threads_batch=threads[1],
                                   last_n_tokens_size=window, seed=0, verbose=False)
     finally:
         llama_module.llama_cpp.llama_model_default_params = default_params
@@ -111,7 +111,7 @@ def main() -> int:
     cpu_ratio = times["kit"][1] / times["raw"][1]
     ratio = cpu_ratio if busy else wall_ratio
     n = len(prompts)
-    print(f"requests {n}, max_tokens {args.max_tokens}, threads {_threads()}, {os.cpu_count()} CPUs, "
+    print(f"requests {n}, max_tokens {args.max_tokens}, threads (generation, prompt) {_threads()}, {os.cpu_count()} CPUs, "
           f"load average {load:.1f}")
     for side in ("raw", "kit"):
         wall, cpu = times[side]
