@@ -4,6 +4,7 @@ minutes per notebook on 2 cores.
 
     python bench/bench_notebooks.py            every notebook in notebooks/ and solutions/
     python bench/bench_notebooks.py --quick    the English welcome and module 1 solution only
+    python bench/bench_notebooks.py 08 09      only the notebooks whose path holds one of these
 
 Writes bench/results/notebooks.json (one entry per notebook, replaced on each run)."""
 
@@ -41,6 +42,9 @@ def main(argv: list[str]) -> int:
     paths = sorted(p for top in ("notebooks", "solutions") for p in (ROOT / top).glob("*/*.ipynb"))
     if quick:
         paths = [ROOT / "notebooks/en/00_welcome.ipynb", ROOT / "solutions/en/01_anatomy.ipynb"]
+    words = [a for a in argv if not a.startswith("-")]
+    if words:
+        paths = [p for p in paths if any(w in p.relative_to(ROOT).as_posix() for w in words)]
     data = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.is_file() else {}
     with tempfile.TemporaryDirectory() as cache:
         for path in paths:
