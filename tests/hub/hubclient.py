@@ -255,3 +255,21 @@ class Server:
 
 def new_token() -> str:
     return secrets.token_hex(32)
+
+
+def hub_settings(private: Path, proxy: str, token: str, scopes: list[str]) -> tuple[int, str]:
+    """The lines every test hub's jupyterhub_config.py holds: the hub, its proxy and the proxy's
+    API on free ports of 127.0.0.1, its database and cookie secret in `private`, and a service
+    `hub-test` whose `token` has `scopes` (the test's own REST client). Returns the hub's public
+    port and the lines; a test adds its course's configuration around them."""
+    port, hub_port, api_port = free_port(), free_port(), free_port()
+    return port, f"""
+c.JupyterHub.bind_url = "http://127.0.0.1:{port}"
+c.JupyterHub.hub_bind_url = "http://127.0.0.1:{hub_port}"
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{api_port}"
+c.ConfigurableHTTPProxy.command = [{proxy!r}]
+c.JupyterHub.db_url = "sqlite:///{private / 'jupyterhub.sqlite'}"
+c.JupyterHub.cookie_secret_file = {str(private / 'cookie_secret')!r}
+c.JupyterHub.services.append({{"name": "hub-test", "api_token": {token!r}}})
+c.JupyterHub.load_roles.append({{"name": "hub-test", "services": ["hub-test"], "scopes": {scopes!r}}})
+"""

@@ -27,7 +27,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from .hubclient import Hub, add_user, free_port, new_token, remove_user, user_environment
+from .hubclient import Hub, add_user, hub_settings, new_token, remove_user, user_environment
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -152,22 +152,14 @@ def course_hub() -> Any:
         shutil.copy(COURSE_FIXTURE / "nbgrader_config.py", course / "nbgrader_config.py")
         subprocess.run(["chown", "-R", f"{ins.pw_uid}:{ins.pw_gid}", str(course)], check=True)
 
-        port, hub_port, api_port = free_port(), free_port(), free_port()
         token = new_token()
+        port, settings = hub_settings(private, proxy_cmd, token,
+                                      ["admin:users", "admin:servers", "admin:server_state", "tokens", "read:groups"])
         config = private / "jupyterhub_config.py"
         config.write_text(f"""
 c = get_config()
 load_subconfig({str(ROOT / 'deploy' / 'jupyterhub_config.py')!r})
-c.JupyterHub.bind_url = "http://127.0.0.1:{port}"
-c.JupyterHub.hub_bind_url = "http://127.0.0.1:{hub_port}"
-c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{api_port}"
-c.ConfigurableHTTPProxy.command = [{proxy_cmd!r}]
-c.JupyterHub.db_url = "sqlite:///{private / 'jupyterhub.sqlite'}"
-c.JupyterHub.cookie_secret_file = {str(private / 'cookie_secret')!r}
-c.JupyterHub.services = [{{"name": "hub-test", "api_token": {token!r}}}]
-c.JupyterHub.load_roles = [{{"name": "hub-test", "services": ["hub-test"],
-    "scopes": ["admin:users", "admin:servers", "admin:server_state", "tokens", "read:groups"]}}]
-""", encoding="utf-8")
+{settings}""", encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ATELIER_", "JUPYTER"))}
         env.update({
             "PATH": f"{user_bin}{os.pathsep}{os.environ.get('PATH', '')}",

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .hubclient import Hub, add_user, free_port, new_token, remove_user, user_environment
+from .hubclient import Hub, add_user, free_port, hub_settings, new_token, remove_user, user_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 GRADERS = ROOT / "tests" / "widgets" / "graders"
@@ -74,23 +74,14 @@ def progress_hub() -> Any:
         for name in [instructor, *learners]:
             add_user(name)
 
-        port, hub_port, api_port, service_port = free_port(), free_port(), free_port(), free_port()
-        token = new_token()
+        service_port, token = free_port(), new_token()
+        port, settings = hub_settings(private, proxy_cmd, token, ["admin:users", "admin:servers", "tokens", "read:groups"])
         config = private / "jupyterhub_config.py"
         config.write_text(f"""
 c = get_config()
 load_subconfig({str(ROOT / 'deploy' / 'jupyterhub_config.py')!r})
-c.JupyterHub.bind_url = "http://127.0.0.1:{port}"
-c.JupyterHub.hub_bind_url = "http://127.0.0.1:{hub_port}"
-c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{api_port}"
-c.ConfigurableHTTPProxy.command = [{proxy_cmd!r}]
-c.JupyterHub.db_url = "sqlite:///{private / 'jupyterhub.sqlite'}"
-c.JupyterHub.cookie_secret_file = {str(private / 'cookie_secret')!r}
 # added to what the course's configuration set (the progress service and its roles)
-c.JupyterHub.services.append({{"name": "hub-test", "api_token": {token!r}}})
-c.JupyterHub.load_roles.append({{"name": "hub-test", "services": ["hub-test"],
-    "scopes": ["admin:users", "admin:servers", "tokens", "read:groups"]}})
-""", encoding="utf-8")
+{settings}""", encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ATELIER_", "JUPYTER"))}
         env.update({
             "PATH": f"{user_bin}{os.pathsep}{os.environ.get('PATH', '')}",

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.hub.hubclient import Hub, free_port, new_token
+from tests.hub.hubclient import Hub, free_port, hub_settings, new_token
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -81,8 +81,8 @@ def progress_hub(*, share_prompts: bool = False, graders: Path | None = None) ->
         exchange.chmod(0o1777)
         private = base / "hub"
         private.mkdir(mode=0o700)
-        port, hub_port, api_port, service_port = free_port(), free_port(), free_port(), free_port()
-        token, password = new_token(), secrets.token_hex(8)
+        service_port, token, password = free_port(), new_token(), secrets.token_hex(8)
+        port, settings = hub_settings(private, proxy, token, ["admin:users", "tokens", "read:groups", "read:roles"])
         config = private / "jupyterhub_config.py"
         config.write_text(f"""
 import sys
@@ -91,17 +91,8 @@ from atelier_hub import CourseHub
 c = get_config()
 c.JupyterHub.authenticator_class = "dummy"
 c.DummyAuthenticator.password = {password!r}
-c.JupyterHub.bind_url = "http://127.0.0.1:{port}"
-c.JupyterHub.hub_bind_url = "http://127.0.0.1:{hub_port}"
-c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{api_port}"
-c.ConfigurableHTTPProxy.command = [{proxy!r}]
-c.JupyterHub.db_url = "sqlite:///{private / 'jupyterhub.sqlite'}"
-c.JupyterHub.cookie_secret_file = {str(private / 'cookie_secret')!r}
-c.JupyterHub.services = [{{"name": "hub-test", "api_token": {token!r}}}]
-c.JupyterHub.load_roles = [{{"name": "hub-test", "services": ["hub-test"],
-    "scopes": ["admin:users", "tokens", "read:groups", "read:roles"]}}]
 CourseHub.from_environ().configure(c)
-""", encoding="utf-8")
+{settings}""", encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ATELIER_", "JUPYTER"))}
         env.update({
             "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
