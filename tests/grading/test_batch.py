@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from promptatelier.cli import main
+from promptatelier.cli.grade import WAITING
 from promptatelier.config import reload_settings, set_key
 from promptatelier.grading.cohort import Journal
 from promptatelier.models import make_request
@@ -98,7 +99,7 @@ def test_submit_wait_collect_and_grade_with_no_live_request(course: Path, server
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     # 1. submit: every request the grading would send, in one batch; nobody graded
     code, out, _ = grade(course, capsys, "--batch")
-    assert code == 0
+    assert code == WAITING  # nobody graded yet: a loop can tell this from 0
     [batch_id] = server.batch_ids()
     lines = server.input_lines(batch_id)
     assert f"Submitted {len(lines)} request(s) in batch {batch_id} ({OPENAI})" in out
@@ -119,7 +120,7 @@ def test_submit_wait_collect_and_grade_with_no_live_request(course: Path, server
 
     # 2. while it runs: said with counts, nothing graded, nothing submitted again
     code, out, _ = grade(course, capsys, "--batch")
-    assert code == 0
+    assert code == WAITING
     assert f"Batch {batch_id} ({OPENAI}, 18 requests" in out and "still running" in out
     assert "Nothing was graded" in out
     assert server.batch_ids() == [batch_id] and not gradebook_scores(course)
@@ -153,7 +154,7 @@ def test_an_errored_request_is_sent_live_and_left_not_graded_when_that_fails(
         course: Path, server: BatchServer, capsys: pytest.CaptureFixture[str]) -> None:
     server.answer = lambda body: 500 if FAILING in wire.prompt_text(body) else answer(body)
     code, out, _ = grade(course, capsys, "--batch", model=ANTHROPIC)
-    assert code == 0
+    assert code == WAITING
     [batch_id] = server.batch_ids()
     assert batch_id.startswith("msgbatch_") and len(server.input_lines(batch_id)) == 18
     params = server.input_lines(batch_id)[0]["params"]
@@ -192,7 +193,7 @@ def test_an_expired_batch_says_how_to_resubmit_and_resubmits_only_what_never_ran
     code, out, err = grade(course, capsys, "--batch")  # the same until the instructor chooses
     assert code == 1 and "--resubmit" in err
     code, out, _ = grade(course, capsys, "--batch", "--resubmit")
-    assert code == 0
+    assert code == WAITING
     second = server.batch_ids()[-1]
     assert second != first and "8 request(s) that earlier batches never ran are collected again" in out
     resent = {line["custom_id"] for line in server.input_lines(second)}
@@ -236,7 +237,7 @@ def test_requests_sampled_without_a_seed_are_sent_live_and_said_so(
     edited_graders(tmp_path, monkeypatch, "json", "[model]\n", "[model]\ntemperature = 0.7\n")
     code, out, _ = grade(course, capsys, "--batch")
     [batch_id] = server.batch_ids()
-    assert code == 0 and "Submitted 14 request(s)" in out  # tc.json's 2 cases x 2 learners are not in it
+    assert code == WAITING and "Submitted 14 request(s)" in out  # tc.json's 2 cases x 2 learners are not in it
     assert not any(line["body"]["temperature"] for line in server.input_lines(batch_id))
     server.finish()
     code, out, _ = grade(course, capsys, "--batch")
@@ -254,11 +255,11 @@ def test_judge_verdicts_come_in_a_second_round_from_the_judges_own_provider(
     edited_graders(tmp_path, monkeypatch, "french", "", '\n[[criteria]]\nuse = "judge"\n'
                    'criterion = "The reply answers the question in French."\nscale = [1, 5]\nweight = 1\n')
     code, out, _ = grade(course, capsys, "--batch")
-    assert code == 0 and "Submitted 18 request(s)" in out and OPENAI in out
+    assert code == WAITING and "Submitted 18 request(s)" in out and OPENAI in out
     server.finish()
     # the judge needs the outputs first: they come back, and the verdicts go to Anthropic's batches
     code, out, _ = grade(course, capsys, "--batch")
-    assert code == 0 and "ended: 18 answer(s) into the response cache" in out
+    assert code == WAITING and "ended: 18 answer(s) into the response cache" in out
     judge_batch = server.batch_ids()[-1]
     assert judge_batch.startswith("msgbatch_")
     # 3 cases; both learners got the same French sentence, so one verdict per case is asked for
@@ -279,8 +280,8 @@ def test_batches_resume_in_a_new_process(course: Path, server: BatchServer, tmp_
     env = {"OPENAI_BASE_URL": server.url + "/v1", "OPENAI_API_KEY": FAKE_OPENAI_KEY, "ATELIER_MAX_RETRIES": "0",
            "ATELIER_CACHE": str(tmp_path / "cache" / "responses.sqlite")}
     args = ["atelier", "grade", "ps1", "--model", OPENAI, "--batch", "--no-progress"]
-    first = cc.run(args, course, **env)
-    assert "Submitted 18 request(s)" in first.stdout
+    first = cc.run(args, course, check=False, **env)
+    assert first.returncode == WAITING and "Submitted 18 request(s)" in first.stdout, first.stdout + first.stderr
     server.finish()
     second = cc.run(args, course, **env)  # another process: the batch id comes from the journal
     assert "ended: 18 answer(s) into the response cache" in second.stdout
@@ -318,7 +319,7 @@ def test_a_compatible_server_without_a_batch_endpoint(course: Path, capsys: pyte
         assert not bare.live
     with BatchServer(answer) as full:  # one that implements the Batch API is used like OpenAI's
         code, out, _ = grade(course, capsys, "--batch", model=f"openai-compatible:{full.url}/v1#smol")
-        assert code == 0 and "Submitted 18 request(s)" in out
+        assert code == WAITING and "Submitted 18 request(s)" in out
         assert {line["body"]["model"] for line in full.input_lines(full.batch_ids()[0])} == {"smol"}
 
 
@@ -352,12 +353,12 @@ def test_two_batch_runs_at_once_never_submit_twice(course: Path, server: BatchSe
         assert code == 1 and "Another `atelier grade --batch` is running" in err
         assert not server.batch_ids()
     code, out, _ = grade(course, capsys, "--batch")
-    assert code == 0 and len(server.batch_ids()) == 1
+    assert code == WAITING and len(server.batch_ids()) == 1
 
 
 def test_batch_size_splits_the_requests(course: Path, server: BatchServer, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = grade(course, capsys, "--batch", "--batch-size", "5")
-    assert code == 0
+    assert code == WAITING
     sizes = [len(server.input_lines(b)) for b in server.batch_ids()]
     assert sizes == [5, 5, 5, 3]
     server.finish()

@@ -13,6 +13,11 @@ HELP = ("Grade a cohort's submissions into nbgrader's gradebook and autograded/ 
         "(trusted: reads answers, never runs learner code; replaces nbgrader autograde).")
 
 
+# --batch: requests submitted or still running, nobody graded yet; run again later (sysexits'
+# EX_TEMPFAIL), so a loop or cron job can tell waiting (75) from graded (0), a model outage (3)
+# and an error (1)
+WAITING = 75
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("assignment", help="the nbgrader assignment name (a folder under submitted/<student>/)")
     parser.add_argument("--course", default=None, help="the nbgrader course root (default: the current folder)")
@@ -61,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
                           force=args.force, resubmit=args.resubmit, limit=args.batch_size, again=_again(args))
         print(step.message)
         if not step.ready:
-            return 0
+            return WAITING
         print()
     else:
         _warn_open_batches(args)
