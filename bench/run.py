@@ -39,9 +39,11 @@ def main(argv: list[str]) -> int:
         mine = []
         for line in proc.stdout.splitlines():
             parts = line.split()
-            if len(parts) >= 6 and parts[0] == "RESULT":
+            # RESULT <name> <value> [details...] target <target...> <status>
+            if len(parts) >= 6 and parts[0] == "RESULT" and "target" in parts[3:-1]:
+                at = parts.index("target", 3)
                 mine.append({"bench": script.stem, "name": parts[1], "value": parts[2],
-                             "target": parts[4], "status": parts[5]})
+                             "target": " ".join(parts[at + 1:-1]), "status": parts[-1]})
         results.extend(mine)
         # run alone, a benchmark exits 1 on a missed target; here that is reported, not a crash
         missed = any(r["status"] == "MISSED" for r in mine)
