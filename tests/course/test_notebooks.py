@@ -96,12 +96,14 @@ def _environment(cache: Path) -> dict[str, str]:
     """What every kernel and nbgrader run gets: the session's shared cache, the course file, no
     model overrides or keys, the venv's bin folder on PATH (nbgrader runs `alembic`), and its
     share of the cores for llama.cpp."""
+    from promptatelier.models.local import usable_cpus
+
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("ATELIER_") and not k.endswith("_API_KEY")}
     env.update(ATELIER_CACHE=str(cache), ATELIER_CONFIG=str(ROOT / "atelier.toml"),
                PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
                # WORKERS kernels side by side share the cores: one llama.cpp thread each on two
-               ATELIER_LOCAL_THREADS=str(max(1, len(os.sched_getaffinity(0)) // WORKERS)))
+               ATELIER_LOCAL_THREADS=str(max(1, usable_cpus() // WORKERS)))
     return env
 
 

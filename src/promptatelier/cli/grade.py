@@ -18,6 +18,7 @@ HELP = ("Grade a cohort's submissions into nbgrader's gradebook and autograded/ 
 # and an error (1)
 WAITING = 75
 
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("assignment", help="the nbgrader assignment name (a folder under submitted/<student>/)")
     parser.add_argument("--course", default=None, help="the nbgrader course root (default: the current folder)")

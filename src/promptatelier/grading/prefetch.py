@@ -1,9 +1,9 @@
 """Runs the embedded model in several processes at once, to fill the response cache.
 
-llama.cpp decodes one request at a time in a process, and a 135M model's matrices are too small
-for two threads to share well: a decoding thread spends most of its time waiting for the other
-at OpenMP barriers. On a machine with several cores, one process per core, each on one thread,
-produces far more tokens (bench/bench_prefetch.py). `prefetch` runs evaluations in such worker
+llama.cpp decodes one request at a time in a process, and generates on one thread (a 135M
+model's matrices are too small for two threads to share: see models/local.py), so one process
+leaves the other cores idle while it generates. One process per core, each on one thread,
+produces more tokens (1.35x on two cores, bench/bench_prefetch.py). `prefetch` runs evaluations in such worker
 processes only to fill the shared response cache; the caller then evaluates as usual, and each
 of its requests is a cache hit. The results never depend on it: only reproducible requests are
 cached (temperature 0, or a seed), llama.cpp gives the same text whatever its thread count, and
@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
+
 from .runner import Item, evaluate_many
 
 
@@ -24,14 +25,13 @@ def default_jobs(model: str | None) -> int:
     for the embedded model (ATELIER_JOBS overrides); 1 (no workers) for every other backend,
     whose server already serves requests side by side, and when the response cache is off."""
     from ..config import settings
-    from ..models.local import usable_cpus
+    from ..models.local import MAX_THREADS, env_count, usable_cpus
     from ..models.registry import parse_model_string
 
     cfg = settings()
     if parse_model_string(model or cfg.model)[0] != "local" or not cfg.cache_enabled:
         return 1
-    explicit = os.environ.get("ATELIER_JOBS", "").strip()
-    return int(explicit) if explicit.isdigit() and int(explicit) > 0 else min(usable_cpus(), 8)
+    return env_count("ATELIER_JOBS") or min(usable_cpus(), MAX_THREADS)
 
 
 def prefetch(items: list[Item], *, model: str | None, jobs: int | None = None, cases: str = "all",

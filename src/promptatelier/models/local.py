@@ -109,16 +109,25 @@ def usable_cpus() -> int:
     return max(1, count)
 
 
+MAX_THREADS = 8  # a 135M model gains nothing from more llama.cpp threads (or worker processes)
+
+
+def env_count(name: str) -> int | None:
+    """A positive whole number set in the environment variable `name`, else None."""
+    value = os.environ.get(name, "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
 def _threads() -> tuple[int, int]:
     """llama.cpp threads: (generation, prompt). A prompt is evaluated in one batch, which two or
     more threads share well; a generated token is one small step of a 135M model, where a second
     thread costs more in waiting at OpenMP barriers than it computes (on two idle cores, one
     generation thread made 66 tokens a second, two made 33). So generation uses
     one thread and prompts the usable CPUs, at most 8. ATELIER_LOCAL_THREADS=N sets both."""
-    explicit = os.environ.get("ATELIER_LOCAL_THREADS", "").strip()
-    if explicit.isdigit() and int(explicit) > 0:
-        return int(explicit), int(explicit)
-    return 1, min(usable_cpus(), 8)
+    explicit = env_count("ATELIER_LOCAL_THREADS")
+    if explicit is not None:
+        return explicit, explicit
+    return 1, min(usable_cpus(), MAX_THREADS)
 
 
 def _import_llama_cpp() -> Any:
